@@ -1,0 +1,8 @@
+namespace Microsoft.AspNetCore.Builder;
+
+public static class BuilderExtensions
+{
+    public static IHostApplicationBuilder AddWaveBuilder(this IHostApplicationBuilder builder) => builder;
+
+    public static IEndpointRouteBuilder MapWaveBuilder(this IEndpointRouteBuilder app) => app;
+}
