@@ -12,6 +12,7 @@ public sealed class TestProcess : IAsyncDisposable
     private readonly Process _process;
     private readonly Queue<string> _tail = new();
     private readonly Lock _gate = new();
+    private readonly StringBuilder _stdout = new();
     private const int TailLines = 200;
 
     private TestProcess(Process process) => _process = process;
@@ -51,8 +52,8 @@ public sealed class TestProcess : IAsyncDisposable
         }
         var process = new Process { StartInfo = info, EnableRaisingEvents = true };
         var result = new TestProcess(process);
-        process.OutputDataReceived += (_, e) => result.Append(e.Data);
-        process.ErrorDataReceived += (_, e) => result.Append(e.Data);
+        process.OutputDataReceived += (_, e) => result.Append(e.Data, isStdout: true);
+        process.ErrorDataReceived += (_, e) => result.Append(e.Data, isStdout: false);
         process.Start();
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
@@ -60,7 +61,19 @@ public sealed class TestProcess : IAsyncDisposable
         return result;
     }
 
-    private void Append(string? line)
+    /// <summary>Everything the process wrote to standard output (not only the tail).</summary>
+    public string StandardOutput
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _stdout.ToString();
+            }
+        }
+    }
+
+    private void Append(string? line, bool isStdout)
     {
         if (line is null)
         {
@@ -68,6 +81,10 @@ public sealed class TestProcess : IAsyncDisposable
         }
         lock (_gate)
         {
+            if (isStdout)
+            {
+                _stdout.Append(line).Append('\n');
+            }
             _tail.Enqueue(line);
             while (_tail.Count > TailLines)
             {
@@ -119,7 +136,7 @@ public sealed class TestProcess : IAsyncDisposable
         _process.Dispose();
     }
 
-    /// <summary>Runs a command to completion; throws with its output when it fails.</summary>
+    /// <summary>Runs a command to completion and returns its standard output; throws with its output when it fails.</summary>
     public static async Task<string> RunAsync(string fileName, IEnumerable<string> arguments, TimeSpan? timeout = null, IDictionary<string, string?>? environment = null)
     {
         var args = arguments.ToList();
@@ -129,7 +146,8 @@ public sealed class TestProcess : IAsyncDisposable
         {
             throw new CommandFailedException(fileName, args, code, process.Output);
         }
-        return process.Output;
+        await Task.Delay(20); // the last asynchronous output lines arrive just after exit
+        return process.StandardOutput;
     }
 }
 
