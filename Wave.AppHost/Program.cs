@@ -1,5 +1,7 @@
-// Embedded mode: the Api, the /v2/ registry endpoints and the Builder worker in one web host.
+// Embedded mode: the Api, the /v2/ registry endpoints and the Builder worker in one web host, with in-process
+// state, on http://localhost:9090 unless --urls / ASPNETCORE_URLS say otherwise.
 var builder = WebApplication.CreateBuilder(args);
+builder.UseDefaultUrl("http://localhost:9090");
 
 builder.AddServiceDefaults();
 builder.AddWaveApi();

@@ -1,8 +1,14 @@
+using Wave.Builder.Worker;
+
 namespace Microsoft.AspNetCore.Builder;
 
 public static class BuilderExtensions
 {
-    public static IHostApplicationBuilder AddWaveBuilder(this IHostApplicationBuilder builder) => builder;
+    public static IHostApplicationBuilder AddWaveBuilder(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddHostedService<BuildWorker>();
+        return builder;
+    }
 
     public static IEndpointRouteBuilder MapWaveBuilder(this IEndpointRouteBuilder app) => app;
 }

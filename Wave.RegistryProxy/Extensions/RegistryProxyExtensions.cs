@@ -1,8 +1,25 @@
+using Wave.RegistryProxy.Apis;
+using Wave.RegistryProxy.Content;
+
 namespace Microsoft.AspNetCore.Builder;
 
 public static class RegistryProxyExtensions
 {
-    public static IHostApplicationBuilder AddWaveRegistryProxy(this IHostApplicationBuilder builder) => builder;
+    public static IHostApplicationBuilder AddWaveRegistryProxy(this IHostApplicationBuilder builder)
+    {
+        builder.AddWaveCore();
+        builder.Services.Configure<RegistryProxyOptions>(builder.Configuration.GetSection("Wave:Proxy"));
+        builder.Services.AddSingleton<ProxyMemoryCache>();
+        builder.Services.AddSingleton<ContainerRequestCache>();
+        builder.Services.AddSingleton<TokenContentStore>();
+        builder.Services.AddSingleton<AugmentedImageResolver>();
+        builder.Services.AddSingleton<BlobLocator>();
+        return builder;
+    }
 
-    public static IEndpointRouteBuilder MapWaveRegistryProxy(this IEndpointRouteBuilder app) => app;
+    public static IEndpointRouteBuilder MapWaveRegistryProxy(this IEndpointRouteBuilder app)
+    {
+        app.MapRegistryApi();
+        return app;
+    }
 }

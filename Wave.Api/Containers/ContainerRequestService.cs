@@ -1,0 +1,108 @@
+using Microsoft.Extensions.Options;
+using Wave.Core.Manifests;
+using Wave.Core.Names;
+using Wave.Core.Registry;
+using Wave.Core.Requests;
+
+namespace Wave.Api.Containers;
+
+/// <summary>
+/// Turns a validated request into a token: resolves the upstream image with Wave's credentials first (so a missing
+/// image or a refused login is an answer now, not a failed pull later), pins its digest, stores the request.
+/// </summary>
+public sealed class ContainerRequestService(
+    RegistryClient registry,
+    ContainerRequestStore store,
+    TargetImageHost targetHost,
+    IOptions<ContainerRequestOptions> options,
+    TimeProvider time,
+    ILogger<ContainerRequestService> logger)
+{
+    public async Task<ContainerRequest> SubmitAsync(ValidatedContainerRequest request, string? requestIp, CancellationToken cancellationToken)
+    {
+        var image = request.Image;
+        var upstream = await ResolveUpstreamAsync(image, cancellationToken);
+        if (request.Platform is not null && MediaTypes.IsIndex(upstream.MediaType))
+        {
+            RequirePlatform(image, upstream, request.Platform);
+        }
+
+        var token = ContainerTokens.New();
+        var now = time.GetUtcNow();
+        var containerRequest = new ContainerRequest
+        {
+            Token = token,
+            SourceImage = image.ToString(),
+            SourceDigest = upstream.Digest,
+            SourceMediaType = upstream.MediaType,
+            ContainerConfig = request.Config,
+            Platform = request.Platform?.ToString(),
+            TargetImage = TargetImage(token, image),
+            CreatedAt = now,
+            ExpiresAt = now + options.Value.Tokens.TimeToLive,
+            RequestIp = requestIp,
+        };
+        await store.SaveAsync(containerRequest, cancellationToken);
+        logger.LogInformation("Issued container token {Token} for {SourceImage}@{SourceDigest} (augmented: {Augmented})",
+            token, containerRequest.SourceImage, upstream.Digest, containerRequest.IsAugmented);
+        return containerRequest;
+    }
+
+    private string TargetImage(string token, ImageReference image)
+    {
+        var name = $"{targetHost.Value}/wt/{token}/{image.Repository}";
+        if (image.Tag is not null)
+        {
+            name += ":" + image.Tag;
+        }
+        if (image.Digest is not null)
+        {
+            name += "@" + image.Digest;
+        }
+        return name;
+    }
+
+    private async Task<ManifestResponse> ResolveUpstreamAsync(ImageReference image, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await registry.GetManifestAsync(image.Registry, image.Repository, image.Reference, cancellationToken);
+        }
+        catch (RegistryException e) when (e.Kind == RegistryErrorKind.NotFound)
+        {
+            throw ApiException.BadRequest("containerImage", $"'{image}' was not found: {e.Message}");
+        }
+        catch (RegistryException e) when (e.Kind == RegistryErrorKind.Unauthorized)
+        {
+            throw ApiException.BadRequest("containerImage", $"'{image}' cannot be accessed: {e.Message}");
+        }
+        catch (RegistryException e) when (e.Kind == RegistryErrorKind.Timeout)
+        {
+            throw new ApiException(StatusCodes.Status504GatewayTimeout, $"upstream registry {e.Registry} did not answer in time while resolving '{image}': {e.Message}");
+        }
+        catch (RegistryException e)
+        {
+            throw new ApiException(StatusCodes.Status502BadGateway, $"upstream registry {e.Registry} failed while resolving '{image}': {e.Message}");
+        }
+    }
+
+    private static void RequirePlatform(ImageReference image, ManifestResponse upstream, ContainerPlatform platform)
+    {
+        ImageIndex index;
+        try
+        {
+            index = ManifestJson.Deserialize<ImageIndex>(upstream.Content);
+        }
+        catch (InvalidManifestException e)
+        {
+            throw new ApiException(StatusCodes.Status502BadGateway, $"upstream registry {image.Registry} returned an invalid index for '{image}': {e.Message}");
+        }
+        if (!index.Manifests.Any(m => platform.Matches(m.Platform?.Os, m.Platform?.Architecture, m.Platform?.Variant)))
+        {
+            var available = string.Join(", ", index.Manifests
+                .Where(m => m.Platform is { Os: not "unknown" })
+                .Select(m => $"{m.Platform!.Os}/{m.Platform.Architecture}{(m.Platform.Variant is null ? "" : "/" + m.Platform.Variant)}"));
+            throw ApiException.BadRequest("containerPlatform", $"'{platform}' is not provided by '{image}' (it has: {available})");
+        }
+    }
+}

@@ -1,0 +1,142 @@
+using Wave.Core.Augmentation;
+using Wave.Core.Digests;
+using Wave.Core.Layers;
+using Wave.Core.Names;
+
+namespace Wave.Api.Containers;
+
+/// <summary>A request that passed validation: a parsed image, platform and config.</summary>
+public sealed record ValidatedContainerRequest(ImageReference Image, ContainerPlatform? Platform, ContainerConfig? Config);
+
+/// <summary>A request the service refuses: HTTP status, the field at fault (if any) and why.</summary>
+public sealed class ApiException(int statusCode, string message, string? field = null) : Exception(message)
+{
+    public int StatusCode { get; } = statusCode;
+    public string? Field { get; } = field;
+
+    public static ApiException BadRequest(string field, string problem) => new(StatusCodes.Status400BadRequest, $"{field} {problem}", field);
+}
+
+/// <summary>Checks a container request before any I/O. Messages start with the field name they concern.</summary>
+public static class ContainerRequestValidator
+{
+    private static readonly string[] BuildFields = ["containerFile", "condaFile", "spackFile", "packages"];
+
+    public static ValidatedContainerRequest Validate(SubmitContainerTokenRequest request, ContainerRequestLimits limits)
+    {
+        var buildField = BuildSourceField(request);
+        if (request.ContainerImage is not null && request.ContainerFile is not null)
+        {
+            throw new ApiException(StatusCodes.Status400BadRequest, "containerImage and containerFile cannot both be given: a request either augments an image or builds one", "containerImage");
+        }
+        if (string.IsNullOrWhiteSpace(request.ContainerImage) && buildField is null)
+        {
+            throw ApiException.BadRequest("containerImage", "is required (or containerFile, to build an image)");
+        }
+        if (buildField is not null)
+        {
+            throw ApiException.BadRequest(buildField, "asks for a build, but builds are not enabled on this Wave service");
+        }
+        if (request.Freeze == true)
+        {
+            throw ApiException.BadRequest("freeze", "asks for a build, but builds are not enabled on this Wave service");
+        }
+
+        if (!ImageReference.TryParse(request.ContainerImage, out var image, out var imageError))
+        {
+            throw ApiException.BadRequest("containerImage", $"'{request.ContainerImage}' is not a valid image name: {imageError}");
+        }
+
+        ContainerPlatform? platform = null;
+        if (request.ContainerPlatform is not null && !ContainerPlatform.TryParse(request.ContainerPlatform, out platform, out var platformError))
+        {
+            throw ApiException.BadRequest("containerPlatform", $"'{request.ContainerPlatform}' is not supported: {platformError}");
+        }
+
+        var config = request.ContainerConfig is { IsEmpty: false } ? request.ContainerConfig : null;
+        if (config is not null)
+        {
+            if (image.Digest is not null)
+            {
+                throw ApiException.BadRequest("containerConfig", $"cannot be applied to '{request.ContainerImage}': an image pinned by digest cannot be changed (use a tag)");
+            }
+            ValidateConfig(config, limits);
+        }
+        return new ValidatedContainerRequest(image, platform, config);
+    }
+
+    private static string? BuildSourceField(SubmitContainerTokenRequest request) =>
+        BuildFields.FirstOrDefault(field => field switch
+        {
+            "containerFile" => request.ContainerFile is not null,
+            "condaFile" => request.CondaFile is not null,
+            "spackFile" => request.SpackFile is not null,
+            "packages" => request.Packages is { ValueKind: not System.Text.Json.JsonValueKind.Null },
+            _ => false,
+        });
+
+    private static void ValidateConfig(ContainerConfig config, ContainerRequestLimits limits)
+    {
+        for (var i = 0; i < (config.Env?.Count ?? 0); i++)
+        {
+            var entry = config.Env![i];
+            if (string.IsNullOrEmpty(entry) || entry.IndexOf('=') <= 0)
+            {
+                throw ApiException.BadRequest($"containerConfig.env[{i}]", $"'{entry}' must have the form NAME=VALUE");
+            }
+        }
+        if (config.WorkingDir is { Length: 0 })
+        {
+            throw ApiException.BadRequest("containerConfig.workingDir", "must not be empty");
+        }
+        var layers = config.Layers ?? [];
+        if (layers.Count > limits.MaxLayers)
+        {
+            throw ApiException.BadRequest("containerConfig.layers", $"has {layers.Count} layers; at most {limits.MaxLayers} are allowed (Wave:Limits:MaxLayers)");
+        }
+        long inlineTotal = 0;
+        for (var i = 0; i < layers.Count; i++)
+        {
+            inlineTotal += ValidateLayer(layers[i], $"containerConfig.layers[{i}]", limits);
+        }
+        if (inlineTotal > limits.MaxInlineLayerBytes)
+        {
+            throw ApiException.BadRequest("containerConfig.layers", $"carry {inlineTotal} bytes of data: layers; at most {limits.MaxInlineLayerBytes} are allowed (Wave:Limits:MaxInlineLayerBytes)");
+        }
+    }
+
+    /// <returns>The number of inline bytes the layer carries.</returns>
+    private static long ValidateLayer(ContainerLayer layer, string field, ContainerRequestLimits limits)
+    {
+        if (!LayerLocation.TryParse(layer.Location, out var location, out var locationError))
+        {
+            throw ApiException.BadRequest($"{field}.location", locationError);
+        }
+        if (!Digest.IsValid(layer.GzipDigest))
+        {
+            throw ApiException.BadRequest($"{field}.gzipDigest", layer.GzipDigest is null ? "is required" : $"'{layer.GzipDigest}' is not a sha256 digest (sha256:<64 lower-case hex>)");
+        }
+        if (!Digest.IsValid(layer.TarDigest))
+        {
+            throw ApiException.BadRequest($"{field}.tarDigest", layer.TarDigest is null ? "is required" : $"'{layer.TarDigest}' is not a sha256 digest (sha256:<64 lower-case hex>)");
+        }
+        if (layer.GzipSize <= 0)
+        {
+            throw ApiException.BadRequest($"{field}.gzipSize", "is required and must be greater than zero");
+        }
+        if (location is not LayerLocation.Inline inline)
+        {
+            return 0;
+        }
+        if (inline.DecodedLength > limits.MaxInlineLayerBytes)
+        {
+            throw ApiException.BadRequest($"{field}.location", $"carries {inline.DecodedLength} bytes; at most {limits.MaxInlineLayerBytes} are allowed inline (Wave:Limits:MaxInlineLayerBytes)");
+        }
+        var bytes = inline.TryDecode() ?? throw ApiException.BadRequest($"{field}.location", "is not valid base64");
+        if (LayerVerifier.Verify(bytes, layer, limits.MaxLayerTarBytes) is { } mismatch)
+        {
+            throw ApiException.BadRequest($"{field}.{mismatch.Field}", mismatch.Problem);
+        }
+        return bytes.LongLength;
+    }
+}

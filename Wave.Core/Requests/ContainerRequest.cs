@@ -1,0 +1,36 @@
+using System.Text.Json.Serialization;
+using Wave.Core.Augmentation;
+
+namespace Wave.Core.Requests;
+
+/// <summary>
+/// What a token stands for: the upstream image pinned to the digest it had when the token was issued, and the
+/// changes to apply. Immutable for the token's lifetime, so that every process serves the same bytes for it.
+/// </summary>
+public sealed record ContainerRequest
+{
+    [JsonPropertyName("token")] public required string Token { get; init; }
+
+    /// <summary>The upstream image as requested, normalised (<c>docker.io/library/ubuntu:latest</c>).</summary>
+    [JsonPropertyName("sourceImage")] public required string SourceImage { get; init; }
+
+    /// <summary>The digest of the upstream manifest (or index) when the token was issued.</summary>
+    [JsonPropertyName("sourceDigest")] public required string SourceDigest { get; init; }
+
+    [JsonPropertyName("sourceMediaType")] public required string SourceMediaType { get; init; }
+
+    [JsonPropertyName("containerConfig")] public ContainerConfig? ContainerConfig { get; init; }
+
+    /// <summary>The platform asked for (<c>linux/amd64</c>), or null for all platforms of an index.</summary>
+    [JsonPropertyName("platform")] public string? Platform { get; init; }
+
+    [JsonPropertyName("targetImage")] public required string TargetImage { get; init; }
+
+    [JsonPropertyName("createdAt")] public required DateTimeOffset CreatedAt { get; init; }
+
+    [JsonPropertyName("expiresAt")] public required DateTimeOffset ExpiresAt { get; init; }
+
+    [JsonPropertyName("requestIp")] public string? RequestIp { get; init; }
+
+    [JsonIgnore] public bool IsAugmented => ContainerConfig is { IsEmpty: false };
+}

@@ -1,0 +1,154 @@
+using System.Collections.Concurrent;
+using Wave.Core.Augmentation;
+using Wave.Core.Manifests;
+using Wave.Core.Names;
+using Wave.Core.Registry;
+using Wave.Core.Requests;
+
+namespace Wave.RegistryProxy.Content;
+
+/// <summary>
+/// Computes what a token's tag serves — the upstream manifest (pinned at the digest resolved when the token was
+/// issued) with the request's layers and config applied — once per token, and keeps every manifest and config it
+/// made servable by digest. For an index, every platform manifest is augmented and the index rewritten; when the
+/// request named a platform, that platform's augmented manifest is served alone (see README).
+/// </summary>
+public sealed class AugmentedImageResolver(RegistryClient registry, TokenContentStore contents, ILogger<AugmentedImageResolver> logger)
+{
+    private const long MaxConfigBytes = 8 * 1024 * 1024;
+
+    // One computation per token in this process; concurrent pulls of a fresh token wait for the same work.
+    private readonly ConcurrentDictionary<string, Lazy<Task<ServedContent>>> _inFlight = new();
+
+    /// <summary>The manifest or index the token's tag resolves to.</summary>
+    public async Task<ServedContent> GetRootAsync(ContainerRequest request, CancellationToken cancellationToken)
+    {
+        var rootDigest = await contents.FindRootAsync(request.Token, cancellationToken);
+        if (rootDigest is not null && await contents.FindAsync(request.Token, rootDigest, cancellationToken) is { } root)
+        {
+            return root;
+        }
+        var computation = _inFlight.GetOrAdd(request.Token, _ => new Lazy<Task<ServedContent>>(() => ComputeAsync(request)));
+        try
+        {
+            return await computation.Value.WaitAsync(cancellationToken);
+        }
+        finally
+        {
+            if (computation.Value.IsCompleted)
+            {
+                _inFlight.TryRemove(new KeyValuePair<string, Lazy<Task<ServedContent>>>(request.Token, computation));
+            }
+        }
+    }
+
+    /// <summary>A manifest, index or config served by digest under the token, or null when the token has no such content.</summary>
+    public async Task<ServedContent?> FindByDigestAsync(ContainerRequest request, string digest, CancellationToken cancellationToken)
+    {
+        var found = await contents.FindAsync(request.Token, digest, cancellationToken);
+        if (found is not null)
+        {
+            return found;
+        }
+        if (await contents.FindRootAsync(request.Token, cancellationToken) is null)
+        {
+            // Nothing computed yet for this token (a client that starts from a digest): compute, then look again.
+            await GetRootAsync(request, cancellationToken);
+            return await contents.FindAsync(request.Token, digest, cancellationToken);
+        }
+        return null;
+    }
+
+    // Not tied to one caller's cancellation: other pulls may be waiting for the same result.
+    private async Task<ServedContent> ComputeAsync(ContainerRequest request)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        var cancellationToken = timeout.Token;
+        var source = ImageReference.Parse(request.SourceImage);
+        var upstream = await registry.GetManifestAsync(source.Registry, source.Repository, request.SourceDigest, cancellationToken);
+        var served = new List<ServedContent>();
+        ServedContent root;
+
+        if (MediaTypes.IsIndex(upstream.MediaType))
+        {
+            var index = ManifestJson.Deserialize<ImageIndex>(upstream.Content);
+            if (request.Platform is not null)
+            {
+                ContainerPlatform.TryParse(request.Platform, out var platform, out _);
+                var entry = index.Manifests.FirstOrDefault(m => platform!.Matches(m.Platform?.Os, m.Platform?.Architecture, m.Platform?.Variant))
+                    ?? throw new RegistryException(RegistryErrorKind.NotFound, source.Registry, $"'{source}' no longer has a {request.Platform} manifest");
+                root = await ServeImageAsync(request, source, entry.Digest, served, cancellationToken);
+            }
+            else if (!request.IsAugmented)
+            {
+                root = Passthrough(upstream);
+            }
+            else
+            {
+                var augmentable = index.Manifests
+                    .Where(m => MediaTypes.IsImageManifest(m.MediaType) && m.Platform is { Os: not "unknown" })
+                    .ToList();
+                var results = await Task.WhenAll(augmentable.Select(m => AugmentAsync(request, source, m.Digest, cancellationToken)));
+                foreach (var image in results)
+                {
+                    served.Add(new ServedContent(image.ManifestMediaType, image.Manifest, image.ManifestDigest));
+                    served.Add(new ServedContent(ConfigMediaType(image.ManifestMediaType), image.Config, image.ConfigDigest));
+                }
+                var rewritten = ManifestAugmenter.RewriteIndex(upstream.Content, upstream.MediaType,
+                    augmentable.Zip(results).ToDictionary(pair => pair.First.Digest, pair => pair.Second));
+                root = new ServedContent(rewritten.IndexMediaType, rewritten.Index, rewritten.IndexDigest);
+            }
+        }
+        else if (request.IsAugmented)
+        {
+            var image = Augment(request, upstream, await FetchConfigAsync(source, upstream, cancellationToken));
+            served.Add(new ServedContent(ConfigMediaType(image.ManifestMediaType), image.Config, image.ConfigDigest));
+            root = new ServedContent(image.ManifestMediaType, image.Manifest, image.ManifestDigest);
+        }
+        else
+        {
+            root = Passthrough(upstream);
+        }
+
+        served.Add(root);
+        await contents.SaveAsync(request.Token, request.ExpiresAt, served, root.Digest, cancellationToken);
+        logger.LogInformation("Computed {Count} manifests/configs for token {Token}; {SourceImage} serves {Digest}",
+            served.Count, request.Token, request.SourceImage, root.Digest);
+        return root;
+    }
+
+    private async Task<ServedContent> ServeImageAsync(ContainerRequest request, ImageReference source, string digest, List<ServedContent> served, CancellationToken cancellationToken)
+    {
+        if (!request.IsAugmented)
+        {
+            return Passthrough(await registry.GetManifestAsync(source.Registry, source.Repository, digest, cancellationToken));
+        }
+        var image = await AugmentAsync(request, source, digest, cancellationToken);
+        served.Add(new ServedContent(ConfigMediaType(image.ManifestMediaType), image.Config, image.ConfigDigest));
+        return new ServedContent(image.ManifestMediaType, image.Manifest, image.ManifestDigest);
+    }
+
+    private async Task<AugmentedImage> AugmentAsync(ContainerRequest request, ImageReference source, string digest, CancellationToken cancellationToken)
+    {
+        var manifest = await registry.GetManifestAsync(source.Registry, source.Repository, digest, cancellationToken);
+        return Augment(request, manifest, await FetchConfigAsync(source, manifest, cancellationToken));
+    }
+
+    private static AugmentedImage Augment(ContainerRequest request, ManifestResponse manifest, byte[] config) =>
+        ManifestAugmenter.Augment(manifest.Content, manifest.MediaType, config, request.ContainerConfig!, request.CreatedAt);
+
+    private Task<byte[]> FetchConfigAsync(ImageReference source, ManifestResponse manifest, CancellationToken cancellationToken)
+    {
+        if (!MediaTypes.IsImageManifest(manifest.MediaType))
+        {
+            throw new InvalidManifestException($"expected an image manifest for {source} but the registry answered {manifest.MediaType}");
+        }
+        var parsed = ManifestJson.Deserialize<ImageManifest>(manifest.Content);
+        return registry.GetBlobBytesAsync(source.Registry, source.Repository, parsed.Config.Digest, MaxConfigBytes, cancellationToken);
+    }
+
+    private static ServedContent Passthrough(ManifestResponse upstream) => new(upstream.MediaType, upstream.Content, upstream.Digest);
+
+    private static string ConfigMediaType(string manifestMediaType) =>
+        manifestMediaType == MediaTypes.OciManifest ? MediaTypes.OciConfig : MediaTypes.DockerConfig;
+}

@@ -1,0 +1,37 @@
+using System.Text.Json.Serialization;
+
+namespace Wave.RegistryProxy.Errors;
+
+/// <summary>The error codes of the distribution spec (and docker's errcode package) that Wave answers with.</summary>
+public static class OciErrorCodes
+{
+    public const string NameUnknown = "NAME_UNKNOWN";
+    public const string NameInvalid = "NAME_INVALID";
+    public const string ManifestUnknown = "MANIFEST_UNKNOWN";
+    public const string BlobUnknown = "BLOB_UNKNOWN";
+    public const string DigestInvalid = "DIGEST_INVALID";
+    public const string Unsupported = "UNSUPPORTED";
+    public const string Denied = "DENIED";
+    public const string Unavailable = "UNAVAILABLE";
+    public const string TooManyRequests = "TOOMANYREQUESTS";
+    public const string Unknown = "UNKNOWN";
+}
+
+public sealed record OciErrorEntry(
+    [property: JsonPropertyName("code")] string Code,
+    [property: JsonPropertyName("message")] string Message,
+    [property: JsonPropertyName("detail")] object? Detail);
+
+public sealed record OciErrorBody([property: JsonPropertyName("errors")] IReadOnlyList<OciErrorEntry> Errors);
+
+/// <summary>A failure answered on /v2/ in the OCI format <c>{"errors":[{"code","message","detail"}]}</c>.</summary>
+public sealed class OciErrorException(int statusCode, string code, string message, object? detail = null) : Exception(message)
+{
+    public int StatusCode { get; } = statusCode;
+    public string Code { get; } = code;
+    public object? Detail { get; } = detail;
+
+    public IResult ToResult() => TypedResults.Json(
+        new OciErrorBody([new OciErrorEntry(Code, Message, Detail)]),
+        statusCode: StatusCode);
+}
