@@ -1,0 +1,95 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+
+namespace Wave.Tests.Infrastructure;
+
+public enum WaveRole
+{
+    /// <summary>Api + /v2/ + Builder in one host with in-process state: what `dotnet run --project Wave.AppHost` serves.</summary>
+    Embedded,
+    Api,
+    RegistryProxy,
+}
+
+/// <summary>
+/// A Wave service host on a real loopback port, wired exactly as its Program.cs wires it, so that real registry
+/// clients (docker, skopeo) can pull from it. Each host has its own DI container and configuration; two hosts
+/// share only what their configuration points at (Redis).
+/// </summary>
+public sealed class WaveTestHost : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+
+    private WaveTestHost(WebApplication app, Uri address)
+    {
+        _app = app;
+        BaseAddress = address;
+        Client = new HttpClient { BaseAddress = address, Timeout = TimeSpan.FromSeconds(60) };
+    }
+
+    public Uri BaseAddress { get; }
+
+    /// <summary>host:port, as it appears in image names.</summary>
+    public string Host => BaseAddress.Authority;
+
+    public HttpClient Client { get; }
+
+    public IServiceProvider Services => _app.Services;
+
+    public static async Task<WaveTestHost> StartAsync(WaveRole role, IDictionary<string, string?> settings)
+    {
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions
+        {
+            EnvironmentName = "Development",
+            ApplicationName = role == WaveRole.Embedded ? "Wave.AppHost" : $"Wave.{role}",
+            ContentRootPath = AppContext.BaseDirectory,
+        });
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Logging:LogLevel:Default"] = "Warning",
+            ["Logging:LogLevel:Wave"] = "Information",
+        });
+        builder.Configuration.AddInMemoryCollection(settings);
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+
+        builder.AddServiceDefaults();
+        if (role is WaveRole.Embedded or WaveRole.Api)
+        {
+            builder.AddWaveApi();
+        }
+        if (role is WaveRole.Embedded or WaveRole.RegistryProxy)
+        {
+            builder.AddWaveRegistryProxy();
+        }
+        if (role is WaveRole.Embedded)
+        {
+            builder.AddWaveBuilder();
+        }
+
+        var app = builder.Build();
+        app.MapDefaultEndpoints();
+        if (role is WaveRole.Embedded or WaveRole.Api)
+        {
+            app.MapWaveApi();
+        }
+        if (role is WaveRole.Embedded or WaveRole.RegistryProxy)
+        {
+            app.MapWaveRegistryProxy();
+        }
+        await app.StartAsync();
+        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        return new WaveTestHost(app, new Uri(address));
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Client.Dispose();
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+    }
+}
