@@ -4,6 +4,7 @@ using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+
 using Wave.Tests.Infrastructure;
 
 namespace Wave.Tests.Tooling;
