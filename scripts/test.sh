@@ -82,7 +82,8 @@ install_packages() {
   log "installing ${missing[*]}"
   apt_update_once
   forbid_service_starts
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+  # needrestart (if present) would otherwise offer to restart the machine's services.
+  as_root env DEBIAN_FRONTEND=noninteractive NEEDRESTART_SUSPEND=1 apt-get install -y -q \
     -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "${missing[@]}"
   allow_service_starts
   for service in "${services[@]}"; do
@@ -114,8 +115,8 @@ fetch_arm64_busybox() {
     fi
     apt_update_once
     log "downloading busybox-static:arm64 into $cache_dir"
-    # apt-get download writes into the current folder; as root it warns that _apt cannot write there, harmlessly.
-    if ! (cd "$cache_dir" && as_root apt-get download -q busybox-static:arm64); then
+    # apt-get download writes into the current folder, which its unprivileged _apt sandbox user may not reach.
+    if ! (cd "$cache_dir" && as_root apt-get download -q -o APT::Sandbox::User=root busybox-static:arm64); then
       warn "could not download busybox-static:arm64; arm64 image tests will fail"
       return 0
     fi
@@ -177,8 +178,30 @@ chmod 1777 "$run_tmp"
 results_dir="$repo/TestResults"
 rm -rf "$results_dir"
 
-# Processes carrying this run's marker in their environment or naming its temp folder in their command line.
+# Processes carrying this run's marker in their environment or naming its temp folder in their command line, and
+# their descendants (a child may have been started with a clean environment).
 run_processes() {
+  local -A parent_of=()
+  local pid ppid
+  while read -r pid ppid; do parent_of[$pid]=$ppid; done < <(ps -e -o pid=,ppid=)
+  local -A selected=()
+  for pid in $(marked_processes); do selected[$pid]=1; done
+  local changed=1
+  while ((changed)); do
+    changed=0
+    for pid in "${!parent_of[@]}"; do
+      if [[ -z "${selected[$pid]:-}" && -n "${selected[${parent_of[$pid]}]:-}" && $pid != "$$" ]]; then
+        selected[$pid]=1
+        changed=1
+      fi
+    done
+  done
+  if ((${#selected[@]} > 0)); then
+    printf '%s\n' "${!selected[@]}"
+  fi
+}
+
+marked_processes() {
   local proc pid ancestors=" $$ " parent=$$
   while ((parent > 1)); do
     parent=$(awk '/^PPid:/ { print $2 }' "/proc/$parent/status" 2> /dev/null || echo 1)
@@ -188,8 +211,8 @@ run_processes() {
     pid=${proc#/proc/}
     [[ "$ancestors" == *" $pid "* ]] && continue
     local environment=() command_line=()
-    mapfile -d '' environment < "$proc/environ" 2> /dev/null || continue
-    mapfile -d '' command_line < "$proc/cmdline" 2> /dev/null || continue
+    mapfile -d '' environment 2> /dev/null < "$proc/environ" || continue
+    mapfile -d '' command_line 2> /dev/null < "$proc/cmdline" || continue
     if [[ " ${environment[*]} " == *" WAVE_TEST_RUN_ID=$run_id "* || "${command_line[*]}" == *"$run_tmp"* ]]; then
       echo "$pid"
     fi
