@@ -42,16 +42,17 @@ internal sealed record AuthChallenge(string Scheme, IReadOnlyDictionary<string, 
             {
                 SkipWhitespace(text, ref position);
                 var start = position;
+                if (parameters.Count == 0 && IsToken68(text, start))
+                {
+                    SkipToken68(text, ref position); // "Negotiate abc==": an opaque credential, not parameters
+                    break;
+                }
                 var name = ReadToken(text, ref position);
                 SkipWhitespace(text, ref position);
                 if (name.Length == 0 || position >= text.Length || text[position] != '=')
                 {
-                    // Not "name=value": either the next challenge's scheme or a token68 credential; the outer loop decides.
+                    // Not "name=value": the next challenge's scheme starts here.
                     position = start;
-                    if (name.Length > 0 && parameters.Count == 0 && IsToken68Start(text, position))
-                    {
-                        SkipToken68(text, ref position);
-                    }
                     break;
                 }
                 position++; // '='
@@ -69,11 +70,14 @@ internal sealed record AuthChallenge(string Scheme, IReadOnlyDictionary<string, 
         }
     }
 
-    // "Negotiate abc==" style: a single opaque value directly after the scheme, not followed by '='-separated value.
-    private static bool IsToken68Start(string text, int position)
+    // A token68 is one opaque value ending in optional '=' padding, followed by the end or a comma.
+    private static bool IsToken68(string text, int position)
     {
         var probe = position;
-        _ = ReadToken(text, ref probe);
+        if (ReadToken(text, ref probe).Length == 0)
+        {
+            return false;
+        }
         while (probe < text.Length && text[probe] == '=')
         {
             probe++;
