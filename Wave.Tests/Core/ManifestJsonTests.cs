@@ -117,6 +117,15 @@ public sealed class ManifestJsonTests
         { "{\"schemaVersion\":2,\"schemaVersion\":2,\"config\":{\"digest\":\"sha256:" + new string('a', 64) + "\",\"size\":1},\"layers\":[]}", "invalid image manifest" },
     };
 
+    [Fact]
+    public void DuplicateKeysAreRejectedEvenInsideUnknownFields()
+    {
+        var json = "{\"schemaVersion\":2,\"config\":{\"digest\":\"" + Samples.FakeDigest('a') + "\",\"size\":2},\"layers\":[],"
+            + "\"annotations\":{\"k\":\"1\",\"k\":\"2\"}}";
+        var exception = Assert.Throws<InvalidManifestException>(() => ManifestJson.Deserialize<ImageManifest>(Encoding.UTF8.GetBytes(json)));
+        Assert.Contains("k", exception.Message, StringComparison.Ordinal);
+    }
+
     [Theory]
     [MemberData(nameof(InvalidManifests))]
     public void InvalidManifestsAreRejectedWithAReason(string json, string reasonFragment)
