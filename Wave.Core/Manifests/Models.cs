@@ -26,7 +26,7 @@ public sealed record PlatformSpec
 /// <summary>A Docker schema2 manifest or an OCI image manifest.</summary>
 public sealed record ImageManifest
 {
-    [JsonPropertyName("schemaVersion")] public int SchemaVersion { get; init; } = 2;
+    [JsonRequired][JsonPropertyName("schemaVersion")] public int SchemaVersion { get; init; } = 2;
     [JsonPropertyName("mediaType")] public string? MediaType { get; init; }
     [JsonPropertyName("config")] public required Descriptor Config { get; init; }
     [JsonPropertyName("layers")] public IReadOnlyList<Descriptor> Layers { get; init; } = [];
@@ -36,9 +36,9 @@ public sealed record ImageManifest
 /// <summary>A Docker manifest list or an OCI image index.</summary>
 public sealed record ImageIndex
 {
-    [JsonPropertyName("schemaVersion")] public int SchemaVersion { get; init; } = 2;
+    [JsonRequired][JsonPropertyName("schemaVersion")] public int SchemaVersion { get; init; } = 2;
     [JsonPropertyName("mediaType")] public string? MediaType { get; init; }
-    [JsonPropertyName("manifests")] public IReadOnlyList<Descriptor> Manifests { get; init; } = [];
+    [JsonRequired][JsonPropertyName("manifests")] public IReadOnlyList<Descriptor> Manifests { get; init; } = [];
     [JsonExtensionData] public Dictionary<string, JsonElement>? ExtensionData { get; init; }
 }
 
