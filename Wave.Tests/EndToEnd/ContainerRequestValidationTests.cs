@@ -141,7 +141,7 @@ public sealed class ContainerRequestValidationTests(RegistryFixture registryFixt
         foreach (var body in new[] { "{", "[]", "null", "{\"containerImage\": }", "\"text\"" })
         {
             using var content = new StringContent(body, Encoding.UTF8, "application/json");
-            var answer = await WaveApi.ReadAsync(await client.PostAsync("/v1alpha2/container", content));
+            var answer = await WaveApi.ReadAsync(await client.PostAsync("/v1alpha2/container", content, TestContext.Current.CancellationToken));
             Assert.True(answer.Status == 400, $"{body}: {answer.Status} {answer.Text}");
             Assert.Contains("request body", answer.Message, StringComparison.Ordinal);
         }
@@ -152,7 +152,7 @@ public sealed class ContainerRequestValidationTests(RegistryFixture registryFixt
     {
         var (client, _) = await SetUpAsync();
         using var content = new StringContent("containerImage=busybox", Encoding.UTF8, "application/x-www-form-urlencoded");
-        var answer = await WaveApi.ReadAsync(await client.PostAsync("/v1alpha2/container", content));
+        var answer = await WaveApi.ReadAsync(await client.PostAsync("/v1alpha2/container", content, TestContext.Current.CancellationToken));
         Assert.Equal(415, answer.Status);
         Assert.Contains("JSON", answer.Message, StringComparison.Ordinal);
     }
@@ -164,7 +164,7 @@ public sealed class ContainerRequestValidationTests(RegistryFixture registryFixt
         var huge = new string('a', 17 * 1024 * 1024);
         using var content = new StringContent($"{{\"containerImage\":\"busybox\",\"fingerprint\":\"{huge}\"}}", Encoding.UTF8);
         content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
-        var answer = await WaveApi.ReadAsync(await client.PostAsync("/v1alpha2/container", content));
+        var answer = await WaveApi.ReadAsync(await client.PostAsync("/v1alpha2/container", content, TestContext.Current.CancellationToken));
         Assert.Equal(413, answer.Status);
         Assert.Contains("Wave:Limits:MaxRequestBytes", answer.Message, StringComparison.Ordinal);
     }

@@ -22,9 +22,9 @@ public sealed class EmbeddedAppHostProcessTests(RegistryFixture registryFixture,
         await FreePort.WaitListeningAsync(port, TimeSpan.FromSeconds(60), () => process.Output);
 
         using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
-        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/health")).StatusCode);
-        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/alive")).StatusCode);
-        var info = JsonNode.Parse(await client.GetStringAsync("/service-info"))!["serviceInfo"]!;
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/health", TestContext.Current.CancellationToken)).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/alive", TestContext.Current.CancellationToken)).StatusCode);
+        var info = JsonNode.Parse(await client.GetStringAsync("/service-info", TestContext.Current.CancellationToken))!["serviceInfo"]!;
         Assert.Matches(@"^\d+\.\d+\.\d+", info["version"]!.GetValue<string>());
         Assert.False(string.IsNullOrEmpty(info["commitId"]!.GetValue<string>()));
 

@@ -31,7 +31,7 @@ public sealed class RegistryProtocolTests(RegistryFixture registryFixture, WaveF
     {
         var request = new HttpRequestMessage(method, path);
         request.Headers.Accept.ParseAdd(ManifestAccept);
-        return await client.SendAsync(request);
+        return await client.SendAsync(request, TestContext.Current.CancellationToken);
     }
 
     private static string PathOf(ApiAnswer answer, string kind, string reference)
@@ -45,7 +45,7 @@ public sealed class RegistryProtocolTests(RegistryFixture registryFixture, WaveF
     public async Task The_base_endpoint_announces_the_registry_api_version()
     {
         var (wave, _, _) = await IssueAsync();
-        using var response = await wave.Client.GetAsync("/v2/");
+        using var response = await wave.Client.GetAsync("/v2/", TestContext.Current.CancellationToken);
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal("registry/2.0", response.Headers.GetValues("Docker-Distribution-Api-Version").Single());
     }
@@ -57,7 +57,7 @@ public sealed class RegistryProtocolTests(RegistryFixture registryFixture, WaveF
         var path = PathOf(answer, "manifests", "v2");
         using var get = await SendAsync(wave.Client, HttpMethod.Get, path);
         Assert.Equal(HttpStatusCode.OK, get.StatusCode);
-        var body = await get.Content.ReadAsByteArrayAsync();
+        var body = await get.Content.ReadAsByteArrayAsync(TestContext.Current.CancellationToken);
         var digest = "sha256:" + Convert.ToHexStringLower(SHA256.HashData(body));
         Assert.Equal(digest, get.Headers.GetValues("Docker-Content-Digest").Single());
         Assert.Equal(body.Length, get.Content.Headers.ContentLength);
@@ -71,15 +71,15 @@ public sealed class RegistryProtocolTests(RegistryFixture registryFixture, WaveF
 
         // The same manifest by its digest, and its config blob with the digest the manifest names.
         using var byDigest = await SendAsync(wave.Client, HttpMethod.Get, PathOf(answer, "manifests", digest));
-        Assert.Equal(body, await byDigest.Content.ReadAsByteArrayAsync());
+        Assert.Equal(body, await byDigest.Content.ReadAsByteArrayAsync(TestContext.Current.CancellationToken));
         var configDigest = JsonNode.Parse(body)!["config"]!["digest"]!.GetValue<string>();
-        using var config = await wave.Client.GetAsync(PathOf(answer, "blobs", configDigest));
+        using var config = await wave.Client.GetAsync(PathOf(answer, "blobs", configDigest), TestContext.Current.CancellationToken);
         Assert.Equal(HttpStatusCode.OK, config.StatusCode);
-        Assert.Equal(configDigest, "sha256:" + Convert.ToHexStringLower(SHA256.HashData(await config.Content.ReadAsByteArrayAsync())));
+        Assert.Equal(configDigest, "sha256:" + Convert.ToHexStringLower(SHA256.HashData(await config.Content.ReadAsByteArrayAsync(TestContext.Current.CancellationToken))));
 
         // The data: layer comes from Wave, with its exact bytes.
-        using var layer = await wave.Client.GetAsync(PathOf(answer, "blobs", Layer.GzipDigest));
-        Assert.Equal(Layer.Gzip, await layer.Content.ReadAsByteArrayAsync());
+        using var layer = await wave.Client.GetAsync(PathOf(answer, "blobs", Layer.GzipDigest), TestContext.Current.CancellationToken);
+        Assert.Equal(Layer.Gzip, await layer.Content.ReadAsByteArrayAsync(TestContext.Current.CancellationToken));
         Assert.Equal(Layer.GzipDigest, layer.Headers.GetValues("Docker-Content-Digest").Single());
     }
 
@@ -89,7 +89,7 @@ public sealed class RegistryProtocolTests(RegistryFixture registryFixture, WaveF
         const string location = "https://layers.example.com/wave/layer.tar.gz";
         var (wave, _, answer) = await IssueAsync(new { layers = new[] { Layer.AsRemoteLayer(location) } });
         using var client = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false }) { BaseAddress = wave.BaseAddress };
-        using var response = await client.GetAsync(PathOf(answer, "blobs", Layer.GzipDigest));
+        using var response = await client.GetAsync(PathOf(answer, "blobs", Layer.GzipDigest), TestContext.Current.CancellationToken);
         Assert.Equal(HttpStatusCode.TemporaryRedirect, response.StatusCode);
         Assert.Equal(location, response.Headers.Location!.ToString());
     }
@@ -101,16 +101,16 @@ public sealed class RegistryProtocolTests(RegistryFixture registryFixture, WaveF
         var direct = JsonNode.Parse(await TestProcess.RunAsync(Requirements.Binary("skopeo", "skopeo"),
             ["inspect", "--raw", "--tls-verify=false", $"docker://{registries.Images.DockerV2}"]))!;
         var baseLayer = direct["layers"]![0]!["digest"]!.GetValue<string>();
-        using var response = await wave.Client.GetAsync(PathOf(answer, "blobs", baseLayer));
+        using var response = await wave.Client.GetAsync(PathOf(answer, "blobs", baseLayer), TestContext.Current.CancellationToken);
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        var bytes = await response.Content.ReadAsByteArrayAsync();
+        var bytes = await response.Content.ReadAsByteArrayAsync(TestContext.Current.CancellationToken);
         Assert.Equal(baseLayer, "sha256:" + Convert.ToHexStringLower(SHA256.HashData(bytes)));
         Assert.Equal(bytes.Length, response.Content.Headers.ContentLength);
     }
 
     private static async Task AssertOciErrorAsync(HttpResponseMessage response, HttpStatusCode status, string code, string messagePart)
     {
-        var text = await response.Content.ReadAsStringAsync();
+        var text = await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken);
         Assert.True(status == response.StatusCode, $"expected {status}, got {response.StatusCode}: {text}");
         Assert.Equal("application/json", response.Content.Headers.ContentType?.MediaType);
         var error = JsonNode.Parse(text)!["errors"]![0]!;
@@ -122,7 +122,7 @@ public sealed class RegistryProtocolTests(RegistryFixture registryFixture, WaveF
     public async Task An_unknown_token_is_name_unknown()
     {
         var (wave, _, _) = await IssueAsync();
-        using var response = await wave.Client.GetAsync("/v2/wt/0123456789abcdef01234567/base/busybox/manifests/v2");
+        using var response = await wave.Client.GetAsync("/v2/wt/0123456789abcdef01234567/base/busybox/manifests/v2", TestContext.Current.CancellationToken);
         await AssertOciErrorAsync(response, HttpStatusCode.NotFound, "NAME_UNKNOWN", "unknown or has expired");
     }
 
@@ -130,7 +130,7 @@ public sealed class RegistryProtocolTests(RegistryFixture registryFixture, WaveF
     public async Task A_token_used_for_another_repository_is_name_unknown()
     {
         var (wave, _, answer) = await IssueAsync();
-        using var response = await wave.Client.GetAsync($"/v2/wt/{answer.Token}/library/other/manifests/v2");
+        using var response = await wave.Client.GetAsync($"/v2/wt/{answer.Token}/library/other/manifests/v2", TestContext.Current.CancellationToken);
         await AssertOciErrorAsync(response, HttpStatusCode.NotFound, "NAME_UNKNOWN", "was issued for repository 'base/busybox'");
     }
 
@@ -146,9 +146,9 @@ public sealed class RegistryProtocolTests(RegistryFixture registryFixture, WaveF
     public async Task An_unknown_blob_is_blob_unknown_and_a_bad_digest_is_digest_invalid()
     {
         var (wave, _, answer) = await IssueAsync();
-        using var missing = await wave.Client.GetAsync(PathOf(answer, "blobs", "sha256:" + new string('e', 64)));
+        using var missing = await wave.Client.GetAsync(PathOf(answer, "blobs", "sha256:" + new string('e', 64)), TestContext.Current.CancellationToken);
         await AssertOciErrorAsync(missing, HttpStatusCode.NotFound, "BLOB_UNKNOWN", "sha256:eeee");
-        using var bad = await wave.Client.GetAsync(PathOf(answer, "blobs", "sha256:xyz"));
+        using var bad = await wave.Client.GetAsync(PathOf(answer, "blobs", "sha256:xyz"), TestContext.Current.CancellationToken);
         await AssertOciErrorAsync(bad, HttpStatusCode.BadRequest, "DIGEST_INVALID", "sha256:xyz");
     }
 
@@ -158,7 +158,7 @@ public sealed class RegistryProtocolTests(RegistryFixture registryFixture, WaveF
         var (wave, _, answer) = await IssueAsync();
         using var content = new ByteArrayContent([1, 2, 3]);
         content.Headers.ContentType = new MediaTypeHeaderValue("application/vnd.docker.distribution.manifest.v2+json");
-        using var response = await wave.Client.PutAsync(PathOf(answer, "manifests", "v2"), content);
+        using var response = await wave.Client.PutAsync(PathOf(answer, "manifests", "v2"), content, TestContext.Current.CancellationToken);
         await AssertOciErrorAsync(response, HttpStatusCode.MethodNotAllowed, "UNSUPPORTED", "read-only");
     }
 
@@ -166,7 +166,7 @@ public sealed class RegistryProtocolTests(RegistryFixture registryFixture, WaveF
     public async Task A_path_outside_wave_tokens_is_name_unknown()
     {
         var (wave, _, _) = await IssueAsync();
-        using var response = await wave.Client.GetAsync("/v2/library/busybox/manifests/latest");
+        using var response = await wave.Client.GetAsync("/v2/library/busybox/manifests/latest", TestContext.Current.CancellationToken);
         await AssertOciErrorAsync(response, HttpStatusCode.NotFound, "NAME_UNKNOWN", "/v2/wt/<token>/");
     }
 
@@ -196,7 +196,7 @@ public sealed class RegistryProtocolTests(RegistryFixture registryFixture, WaveF
         multi["manifests"] = new JsonArray(amd64);
         using var pusher = new RegistryPusher(registries.Plain);
         var repository = registries.Images.MultiArch[(registries.Plain.Host.Length + 1)..registries.Images.MultiArch.LastIndexOf(':')];
-        await pusher.PushManifestAsync(repository, "amd64-only", System.Text.Encoding.UTF8.GetBytes(multi.ToJsonString()), multi["mediaType"]?.GetValue<string>() ?? "application/vnd.oci.image.index.v1+json");
+        await pusher.PushManifestAsync(repository, "amd64-only", System.Text.Encoding.UTF8.GetBytes(multi.ToJsonString()), multi["mediaType"]?.GetValue<string>() ?? "application/vnd.oci.image.index.v1+json", TestContext.Current.CancellationToken);
 
         var answer = await wave.Client.PostContainerAsync(new { containerImage = $"{registries.Plain.Host}/{repository}:amd64-only", containerPlatform = "linux/arm64" });
         Assert.Equal(400, answer.Status);

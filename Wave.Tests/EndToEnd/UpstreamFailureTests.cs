@@ -29,9 +29,9 @@ public sealed class UpstreamFailureTests(RegistryFixture registryFixture, WaveFi
 
             await upstream.StopAsync();
 
-            using (var response = await wave.Client.GetAsync(manifestPath))
+            using (var response = await wave.Client.GetAsync(manifestPath, TestContext.Current.CancellationToken))
             {
-                var text = await response.Content.ReadAsStringAsync();
+                var text = await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken);
                 Assert.True(response.StatusCode == HttpStatusCode.BadGateway, $"{response.StatusCode}: {text}");
                 var message = JsonNode.Parse(text)!["errors"]![0]!["message"]!.GetValue<string>();
                 Assert.Contains(upstream.Host, message, StringComparison.Ordinal);
@@ -43,7 +43,7 @@ public sealed class UpstreamFailureTests(RegistryFixture registryFixture, WaveFi
             Assert.Contains(upstream.Host, refused.Message, StringComparison.Ordinal);
 
             await upstream.StartAsync();
-            using var recovered = await wave.Client.GetAsync(manifestPath);
+            using var recovered = await wave.Client.GetAsync(manifestPath, TestContext.Current.CancellationToken);
             Assert.Equal(HttpStatusCode.OK, recovered.StatusCode);
         }
         finally

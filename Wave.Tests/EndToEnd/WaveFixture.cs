@@ -71,7 +71,7 @@ public static class WaveApi
 
     public static async Task<ApiAnswer> ReadAsync(HttpResponseMessage response)
     {
-        var text = await response.Content.ReadAsStringAsync();
+        var text = await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken);
         JsonNode? body = null;
         try
         {

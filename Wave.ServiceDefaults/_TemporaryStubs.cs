@@ -1,7 +1,0 @@
-namespace Microsoft.Extensions.Hosting
-{
-    public static class TemporaryStateStubs
-    {
-        public static IHostApplicationBuilder AddWaveState(this IHostApplicationBuilder builder) => builder;
-    }
-}
