@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
+
 using Wave.ServiceDefaults.Discovery;
 using Wave.ServiceDefaults.Health;
 using Wave.ServiceDefaults.Telemetry;

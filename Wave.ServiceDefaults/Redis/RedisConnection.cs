@@ -1,7 +1,8 @@
-using System.Diagnostics;
 using System.Text;
+
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+
 using Wave.Core.State;
 
 namespace Wave.ServiceDefaults.Redis;

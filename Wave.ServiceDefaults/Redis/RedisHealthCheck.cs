@@ -1,4 +1,5 @@
 using System.Globalization;
+
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 namespace Wave.ServiceDefaults.Redis;

@@ -1,4 +1,5 @@
 using System.Globalization;
+
 using Wave.Core.State;
 
 namespace Wave.ServiceDefaults.Redis;

@@ -5,6 +5,7 @@ using System.Net;
 using System.Net.Security;
 using System.Net.Sockets;
 using System.Threading.Channels;
+
 using Wave.Core.State;
 
 namespace Wave.ServiceDefaults.Redis;

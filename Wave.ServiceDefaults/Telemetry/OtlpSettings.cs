@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Configuration;
+
 using OpenTelemetry.Exporter;
 
 namespace Wave.ServiceDefaults.Telemetry;

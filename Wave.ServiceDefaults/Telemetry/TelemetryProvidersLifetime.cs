@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Hosting;
+
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Trace;
 

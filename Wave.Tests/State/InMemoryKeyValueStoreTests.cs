@@ -1,4 +1,5 @@
 using System.Text;
+
 using Wave.Core.State;
 
 namespace Wave.Tests.State;

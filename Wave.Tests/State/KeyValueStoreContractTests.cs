@@ -1,4 +1,5 @@
 using System.Text;
+
 using Wave.Core.State;
 using Wave.ServiceDefaults.Redis;
 using Wave.Tests.Infrastructure.Redis;

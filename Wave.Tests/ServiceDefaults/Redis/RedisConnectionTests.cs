@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text;
+
 using Wave.Core.State;
 using Wave.ServiceDefaults.Redis;
 using Wave.Tests.Infrastructure;

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Text;
+
 using Wave.ServiceDefaults.Redis;
 
 namespace Wave.Tests.ServiceDefaults.Redis;
