@@ -9,6 +9,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
+using OpenTelemetry.Logs;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Trace;
 
@@ -98,7 +99,7 @@ public sealed class ServiceDefaultsTests
         Assert.Equal("hi", await http.GetStringAsync("/hello", Token));
         Assert.True(app.Services.GetRequiredService<TracerProvider>().ForceFlush(10_000));
         Assert.True(app.Services.GetRequiredService<MeterProvider>().ForceFlush(10_000));
-        await app.StopAsync(Token); // flushes the log processor too
+        Assert.True(app.Services.GetRequiredService<LoggerProvider>().ForceFlush(10_000));
 
         var posts = new List<OtlpPost>();
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(Token);

@@ -46,6 +46,22 @@ public sealed class RedisConnectionTests(RedisFixture redis) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Values_larger_than_a_socket_read_survive_the_round_trip_alongside_small_ones()
+    {
+        var large = new byte[3 * 1024 * 1024 + 17];
+        new Random(42).NextBytes(large);
+
+        var small = _connection.SetAsync(Key("small"), [7], cancellationToken: Token);
+        await _connection.SetAsync(Key("large"), large, cancellationToken: Token);
+        await small;
+        var readBack = await Task.WhenAll(_connection.GetAsync(Key("large"), Token), _connection.GetAsync(Key("small"), Token), _connection.GetAsync(Key("large"), Token));
+
+        Assert.Equal(large, readBack[0]);
+        Assert.Equal([7], readBack[1]);
+        Assert.Equal(large, readBack[2]);
+    }
+
+    [Fact]
     public async Task Set_with_expiry_sets_a_millisecond_ttl()
     {
         await _connection.SetAsync(Key("px"), "v"u8.ToArray(), TimeSpan.FromSeconds(30), cancellationToken: Token);
@@ -293,16 +309,27 @@ public sealed class RedisConnectionTests(RedisFixture redis) : IAsyncLifetime
     public async Task A_cancelled_command_throws_and_the_next_reply_goes_to_the_next_command()
     {
         using var cancelled = new CancellationTokenSource();
-        var blocked = _connection.ExecuteAsync(["BLPOP", Key("cancel-list"), 1], cancelled.Token);
-        await Task.Delay(200, Token); // sent and blocking on the server, not merely queued
+        var blocked = _connection.ExecuteAsync(["BLPOP", Key("cancel-list"), 2], cancelled.Token);
+        await WaitUntilBlockedOnServerAsync(Key("cancel-list"));
         var clock = Stopwatch.StartNew();
         await cancelled.CancelAsync();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => blocked);
         Assert.True(clock.Elapsed < TimeSpan.FromMilliseconds(500), $"cancellation took {clock.Elapsed}");
 
-        // BLPOP's own (nil) reply arrives when its second is over and must not be handed to this ECHO.
+        // BLPOP's own (nil) reply arrives when its two seconds are over and must not be handed to this ECHO.
         var echo = await _connection.ExecuteAsync(["ECHO", "mine"], Token);
         Assert.Equal("mine", echo.AsString());
-        Assert.True(clock.Elapsed > TimeSpan.FromMilliseconds(500), "the ECHO did not queue behind the BLPOP: the BLPOP was never sent");
+        Assert.True(clock.Elapsed > TimeSpan.FromMilliseconds(500), "the ECHO did not queue behind the BLPOP");
+    }
+
+    private async Task WaitUntilBlockedOnServerAsync(string key)
+    {
+        await using var observer = new RedisConnection(_server.ConnectionString);
+        var deadline = Stopwatch.StartNew();
+        while (!(await observer.ExecuteAsync(["CLIENT", "LIST"], Token)).AsString()!.Contains("cmd=blpop", StringComparison.Ordinal))
+        {
+            Assert.True(deadline.Elapsed < TimeSpan.FromSeconds(5), $"BLPOP {key} never reached the server");
+            await Task.Delay(10, Token);
+        }
     }
 }
