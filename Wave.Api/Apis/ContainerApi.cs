@@ -1,7 +1,9 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Options;
+
 using Wave.Api.Containers;
 using Wave.Core.State;
 
@@ -83,8 +85,15 @@ public static class ContainerApi
         catch (JsonException e)
         {
             var field = e.Path is null or "$" ? null : e.Path.TrimStart('$', '.');
-            var where = field is null ? "" : $" at {field}";
-            throw new ApiException(StatusCodes.Status400BadRequest, $"request body is not a valid container request{where}: {FirstSentence(e.Message)}", field);
+            var reason = FirstSentence(e.Message);
+            // A well-formed document with a value of the wrong type is the client's field error; anything else is
+            // a body that is not JSON at all.
+            if (field is not null && reason.StartsWith("The JSON value could not be converted", StringComparison.Ordinal))
+            {
+                throw ApiException.BadRequest(field, $"has a value of the wrong type: {reason}");
+            }
+            var where = field is null ? "" : $" (at {field})";
+            throw new ApiException(StatusCodes.Status400BadRequest, $"request body is not a valid JSON container request{where}: {reason}");
         }
         catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
         {

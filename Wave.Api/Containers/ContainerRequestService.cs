@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Options;
+
 using Wave.Core.Manifests;
 using Wave.Core.Names;
 using Wave.Core.Registry;

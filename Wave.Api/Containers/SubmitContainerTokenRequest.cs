@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+
 using Wave.Core.Augmentation;
 
 namespace Wave.Api.Containers;

@@ -1,5 +1,6 @@
 using System.IO.Compression;
 using System.Security.Cryptography;
+
 using Wave.Core.Augmentation;
 using Wave.Core.Digests;
 

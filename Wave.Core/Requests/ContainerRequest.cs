@@ -1,4 +1,5 @@
 using System.Text.Json.Serialization;
+
 using Wave.Core.Augmentation;
 
 namespace Wave.Core.Requests;

@@ -1,4 +1,5 @@
 using System.Text.Json;
+
 using Wave.Core.State;
 
 namespace Wave.Core.Requests;

@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+
 using Wave.Core.Digests;
 using Wave.Core.Manifests;
 using Wave.Core.Names;

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+
 using Wave.Core.Augmentation;
 using Wave.Core.Manifests;
 using Wave.Core.Names;

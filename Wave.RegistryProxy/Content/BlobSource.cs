@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Caching.Memory;
+
 using Wave.Core.Augmentation;
 using Wave.Core.Layers;
 using Wave.Core.Requests;

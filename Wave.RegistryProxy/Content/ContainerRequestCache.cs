@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Caching.Memory;
 using Microsoft.Extensions.Options;
+
 using Wave.Core.Requests;
 
 namespace Wave.RegistryProxy.Content;

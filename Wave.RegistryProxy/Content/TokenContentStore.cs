@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Caching.Memory;
+
 using Wave.Core.Digests;
 using Wave.Core.State;
 

@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+
 using Wave.Tests.Infrastructure;
 
 namespace Wave.Tests.EndToEnd;

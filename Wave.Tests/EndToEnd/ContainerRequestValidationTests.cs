@@ -1,5 +1,6 @@
 using System.Net.Http.Headers;
 using System.Text;
+
 using Wave.Core.Augmentation;
 using Wave.Tests.Infrastructure;
 
@@ -120,7 +121,7 @@ public sealed class ContainerRequestValidationTests(RegistryFixture registryFixt
     [Fact]
     public Task A_wrongly_typed_field_is_refused_naming_it() => PostBothAsync(
         r => new { containerImage = r.Images.DockerV2, containerConfig = new { layers = new[] { new { location = "data:AAAA", gzipSize = "many" } } } },
-        400, "containerConfig.layers[0].gzipSize", "not a valid container request");
+        400, "containerConfig.layers[0].gzipSize", "wrong type");
 
     [Fact]
     public Task An_image_missing_from_the_registry_is_refused() => PostBothAsync(

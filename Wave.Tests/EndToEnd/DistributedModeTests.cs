@@ -1,4 +1,5 @@
 using Wave.Tests.Infrastructure;
+using Wave.Tests.Infrastructure.Redis;
 
 namespace Wave.Tests.EndToEnd;
 
@@ -31,7 +32,7 @@ public sealed class DistributedModeTests(RegistryFixture registryFixture, RedisF
         Assert.StartsWith($"{proxy.Host}/wt/", answer.TargetImage, StringComparison.Ordinal);
 
         // The Api host does not serve /v2/: the name only works through the proxy.
-        using var notHere = await api.Client.GetAsync("/v2/");
+        using var notHere = await api.Client.GetAsync("/v2/", TestContext.Current.CancellationToken);
         Assert.Equal(System.Net.HttpStatusCode.NotFound, notHere.StatusCode);
 
         var docker = await dockerFixture.GetAsync();
@@ -52,7 +53,7 @@ public sealed class DistributedModeTests(RegistryFixture registryFixture, RedisF
     {
         var request = new HttpRequestMessage(HttpMethod.Head, $"/v2/{repository}/manifests/{tag}");
         request.Headers.Accept.ParseAdd("application/vnd.docker.distribution.manifest.v2+json");
-        using var response = await host.Client.SendAsync(request);
+        using var response = await host.Client.SendAsync(request, TestContext.Current.CancellationToken);
         Assert.True(response.IsSuccessStatusCode, $"{response.StatusCode}");
         return response.Headers.GetValues("Docker-Content-Digest").Single();
     }

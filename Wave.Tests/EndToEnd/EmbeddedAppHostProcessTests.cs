@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text.Json.Nodes;
+
 using Wave.Tests.Infrastructure;
 
 namespace Wave.Tests.EndToEnd;

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Security.Cryptography;
 using System.Text.Json.Nodes;
+
 using Wave.Tests.Infrastructure;
 
 namespace Wave.Tests.EndToEnd;

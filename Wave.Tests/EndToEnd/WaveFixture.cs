@@ -1,6 +1,7 @@
 using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+
 using Wave.Tests.Infrastructure;
 
 [assembly: AssemblyFixture(typeof(Wave.Tests.EndToEnd.WaveFixture))]

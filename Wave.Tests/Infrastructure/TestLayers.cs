@@ -1,6 +1,7 @@
 using System.Formats.Tar;
 using System.IO.Compression;
 using System.Security.Cryptography;
+
 using Wave.Core.Augmentation;
 
 namespace Wave.Tests.Infrastructure;
