@@ -57,4 +57,21 @@ public static class Digest
         digest is { Length: 71 }
         && digest.StartsWith(Sha256Prefix, StringComparison.Ordinal)
         && digest.AsSpan(Sha256Prefix.Length).ContainsAnyExcept("0123456789abcdef") is false;
+
+    /// <summary>True when <paramref name="content"/> hashes to <paramref name="digest"/> (sha256 or sha512); false for a mismatch or an algorithm Wave cannot check.</summary>
+    public static bool Matches(string digest, ReadOnlySpan<byte> content)
+    {
+        var separator = digest.IndexOf(':', StringComparison.Ordinal);
+        if (separator <= 0)
+        {
+            return false;
+        }
+        var actual = digest[..separator] switch
+        {
+            "sha256" => Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(content)),
+            "sha512" => Convert.ToHexStringLower(System.Security.Cryptography.SHA512.HashData(content)),
+            _ => null,
+        };
+        return actual is not null && string.Equals(actual, digest[(separator + 1)..], StringComparison.Ordinal);
+    }
 }

@@ -1,3 +1,4 @@
+using Wave.Core.Digests;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Text.Json;
@@ -55,7 +56,7 @@ public sealed partial class RegistryClient
                 throw await ErrorFromAsync(registry, response, ManifestName(repository, reference), cancellationToken);
             }
             var mediaType = response.Content.Headers.ContentType?.MediaType;
-            var digest = DigestHeader(response) ?? (ContentDigest.LooksLikeDigest(reference) ? reference : null);
+            var digest = DigestHeader(response) ?? (IsDigest(reference) ? reference : null);
             if (Manifests.MediaTypes.IsManifest(mediaType) && digest is not null && response.Content.Headers.ContentLength is { } size)
             {
                 return new ManifestHead(mediaType!, digest, size);
@@ -79,7 +80,7 @@ public sealed partial class RegistryClient
             ?? throw new RegistryException(RegistryErrorKind.InvalidResponse, registry, $"registry {registry}: manifest {name} is larger than {MaxManifestBytes / (1024 * 1024)} MiB");
 
         string digest;
-        if (ContentDigest.LooksLikeDigest(reference))
+        if (IsDigest(reference))
         {
             VerifyDigest(registry, name, reference, content);
             digest = reference;
@@ -91,7 +92,7 @@ public sealed partial class RegistryClient
         }
         else
         {
-            digest = ContentDigest.Sha256(content);
+            digest = Digest.Sha256(content);
         }
         var mediaType = ManifestMediaType(registry, name, response.Content.Headers.ContentType?.MediaType, content);
         return new ManifestResponse(content, mediaType, digest);
@@ -187,7 +188,7 @@ public sealed partial class RegistryClient
         => new(registry, repository, method, ApiUri(registry, $"v2/{repository}/blobs/{digest}"));
 
     private static string ManifestName(string repository, string reference)
-        => ContentDigest.LooksLikeDigest(reference) ? $"{repository}@{reference}" : $"{repository}:{reference}";
+        => IsDigest(reference) ? $"{repository}@{reference}" : $"{repository}:{reference}";
 
     private static string BlobName(string repository, string digest) => $"{repository}@{digest}";
 
@@ -196,10 +197,10 @@ public sealed partial class RegistryClient
 
     private static void VerifyDigest(string registry, string name, string digest, byte[] content)
     {
-        if (!ContentDigest.Matches(digest, content))
+        if (!Digest.Matches(digest, content))
         {
             throw new RegistryException(RegistryErrorKind.InvalidResponse, registry,
-                $"registry {registry}: the content of {name} does not match digest {digest} (it hashes to {ContentDigest.Sha256(content)})");
+                $"registry {registry}: the content of {name} does not match digest {digest} (it hashes to {Digest.Sha256(content)})");
         }
     }
 
@@ -239,4 +240,7 @@ public sealed partial class RegistryClient
         throw new RegistryException(RegistryErrorKind.InvalidResponse, registry,
             $"registry {registry}: manifest {name} has unsupported media type {contentType ?? "(none)"}");
     }
+
+    // Tags cannot contain ':', digests always do.
+    private static bool IsDigest(string reference) => reference.Contains(':', StringComparison.Ordinal);
 }
