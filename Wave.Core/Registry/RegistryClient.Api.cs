@@ -1,10 +1,11 @@
-using Wave.Core.Digests;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Text.Json;
 
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+
+using Wave.Core.Digests;
 
 namespace Wave.Core.Registry;
 
