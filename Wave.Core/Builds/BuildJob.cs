@@ -1,0 +1,47 @@
+using System.Text.Json.Serialization;
+
+namespace Wave.Core.Builds;
+
+/// <summary>
+/// One build to run: everything a backend needs, and nothing it has to look up. The Dockerfile is final (templates
+/// already applied); <see cref="ContextFiles"/> holds the files it COPYs (e.g. <c>conda.yml</c>), by relative path.
+/// </summary>
+public sealed record BuildJob
+{
+    [JsonPropertyName("buildId")] public required string BuildId { get; init; }
+    [JsonPropertyName("containerId")] public required string ContainerId { get; init; }
+
+    /// <summary>Where the result is pushed, <c>registry/repository:tag</c>.</summary>
+    [JsonPropertyName("targetImage")] public required string TargetImage { get; init; }
+
+    [JsonPropertyName("dockerfile")] public required string Dockerfile { get; init; }
+    [JsonPropertyName("contextFiles")] public IReadOnlyDictionary<string, string> ContextFiles { get; init; } = new Dictionary<string, string>();
+
+    /// <summary><c>linux/amd64</c> or <c>linux/arm64</c>.</summary>
+    [JsonPropertyName("platform")] public required string Platform { get; init; }
+
+    /// <summary>A repository used as a registry layer cache, or null.</summary>
+    [JsonPropertyName("cacheRepository")] public string? CacheRepository { get; init; }
+
+    /// <summary><c>docker</c> or <c>sif</c>.</summary>
+    [JsonPropertyName("format")] public string Format { get; init; } = "docker";
+
+    [JsonPropertyName("createdAt")] public required DateTimeOffset CreatedAt { get; init; }
+    [JsonPropertyName("timeout")] public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(900);
+}
+
+/// <summary>How a build ended. <see cref="FailureReason"/> is a short human sentence ("timed out", "exit code 1").</summary>
+public sealed record BuildOutcome(bool Succeeded, int? ExitCode, string? ImageDigest, string? FailureReason, TimeSpan Duration);
+
+/// <summary>Receives a build's log as it is produced (already ANSI-stripped by the backend).</summary>
+public interface IBuildLogSink
+{
+    ValueTask AppendAsync(string text, CancellationToken cancellationToken);
+}
+
+/// <summary>Runs one build to its end: local buildah, or a Kubernetes Job.</summary>
+public interface IBuildBackend
+{
+    /// <param name="pushCredentials">Credentials per registry host for the push and the cache (never written to logs).</param>
+    Task<BuildOutcome> RunAsync(BuildJob job, IReadOnlyDictionary<string, Registry.RegistryCredentials> pushCredentials, IBuildLogSink log, CancellationToken cancellationToken);
+}
