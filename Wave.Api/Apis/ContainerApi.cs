@@ -30,7 +30,7 @@ public static class ContainerApi
         return await Handle(context, options.Value.Limits, async request =>
         {
             var issued = await service.SubmitAsync(request, RemoteIp(context), context.RequestAborted);
-            return TypedResults.Ok(new SubmitContainerTokenResponse(issued.Token, issued.TargetImage, issued.ExpiresAt));
+            return TypedResults.Ok(new SubmitContainerTokenResponse(issued.Token, issued.TargetImage, issued.ExpiresAt.UtcDateTime));
         });
     }
 
@@ -40,7 +40,7 @@ public static class ContainerApi
         {
             var issued = await service.SubmitAsync(request, RemoteIp(context), context.RequestAborted);
             return TypedResults.Ok(new SubmitContainerTokenResponseV2(
-                issued.Token, issued.TargetImage, issued.ExpiresAt, issued.SourceImage, BuildId: null, Cached: false, Freeze: false));
+                issued.Token, issued.TargetImage, issued.ExpiresAt.UtcDateTime, issued.SourceImage, BuildId: null, Cached: false, Freeze: false));
         });
     }
 

@@ -52,9 +52,24 @@ public static class RegistryApi
                 $"'{path}' is not a Wave image path: Wave serves /v2/wt/<token>/<repository>/(manifests|blobs)/<reference>");
         }
         var head = HttpMethods.IsHead(context.Request.Method);
-        return route.Kind == RegistryPathKind.Manifest
-            ? GetManifest(route, head, context, requests, resolver, registry)
-            : GetBlob(route, head, context, requests, blobs, registry);
+        return route.Kind switch
+        {
+            RegistryPathKind.Manifest => GetManifest(route, head, context, requests, resolver, registry),
+            RegistryPathKind.Blob => GetBlob(route, head, context, requests, blobs, registry),
+            _ => ListTags(route, context, requests),
+        };
+    }
+
+    public sealed record TagList(
+        [property: System.Text.Json.Serialization.JsonPropertyName("name")] string Name,
+        [property: System.Text.Json.Serialization.JsonPropertyName("tags")] IReadOnlyList<string> Tags);
+
+    /// <summary>A token serves one tag (none when the image was requested by digest only); clients such as skopeo list tags before they inspect.</summary>
+    private static async Task<IResult> ListTags(RegistryPath route, HttpContext context, ContainerRequestCache requests)
+    {
+        var request = await FindRequestAsync(route, requests, context.RequestAborted);
+        var tag = ImageReference.Parse(request.SourceImage).Tag;
+        return TypedResults.Json(new TagList($"wt/{route.Token}/{route.Name}", tag is null ? [] : [tag]));
     }
 
     private static async Task<ContainerRequest> FindRequestAsync(RegistryPath route, ContainerRequestCache requests, CancellationToken cancellationToken)

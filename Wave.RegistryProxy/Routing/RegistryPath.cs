@@ -6,9 +6,10 @@ public enum RegistryPathKind
 {
     Manifest,
     Blob,
+    TagsList,
 }
 
-/// <summary>A parsed <c>/v2/wt/&lt;token&gt;/&lt;name&gt;/(manifests|blobs)/&lt;reference&gt;</c> path.</summary>
+/// <summary>A parsed <c>/v2/wt/&lt;token&gt;/&lt;name&gt;/(manifests|blobs)/&lt;reference&gt;</c> or <c>…/&lt;name&gt;/tags/list</c> path.</summary>
 public sealed record RegistryPath(string Token, string Name, RegistryPathKind Kind, string Reference)
 {
     public static bool TryParse(string path, [NotNullWhen(true)] out RegistryPath? parsed)
@@ -27,6 +28,11 @@ public sealed record RegistryPath(string Token, string Name, RegistryPathKind Ki
         }
         var token = rest[..slash];
         rest = rest[(slash + 1)..];
+        if (rest.EndsWith("/tags/list", StringComparison.Ordinal) && rest.Length > "/tags/list".Length)
+        {
+            parsed = new RegistryPath(token, rest[..^"/tags/list".Length], RegistryPathKind.TagsList, "");
+            return true;
+        }
         foreach (var (marker, kind) in new[] { ("/manifests/", RegistryPathKind.Manifest), ("/blobs/", RegistryPathKind.Blob) })
         {
             var at = rest.LastIndexOf(marker, StringComparison.Ordinal);

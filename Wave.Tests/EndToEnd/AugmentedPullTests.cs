@@ -73,8 +73,18 @@ public sealed class AugmentedPullTests(RegistryFixture registryFixture, WaveFixt
         var (wave, registries) = await SetUpAsync();
         var answer = await wave.Client.PostContainerTokenAsync(AugmentRequest(registries.Images.Oci));
         Assert.True(answer.Status == 200, answer.Text);
-        Assert.NotNull(answer.Body!["expiration"]);
-        Assert.Null(answer.Body["buildId"]);
+        Assert.Equal(["containerToken", "targetImage", "expiration"], answer.Body!.AsObject().Select(p => p.Key));
+        // ISO-8601 in UTC, as the API reference shows it, 36 hours ahead by default.
+        var expiration = answer.Body["expiration"]!.GetValue<string>();
+        Assert.EndsWith("Z", expiration, StringComparison.Ordinal);
+        var lifetime = DateTime.Parse(expiration, null, System.Globalization.DateTimeStyles.RoundtripKind) - DateTime.UtcNow;
+        Assert.InRange(lifetime.TotalHours, 35.9, 36.0);
+
+        var v2 = await wave.Client.PostContainerAsync(AugmentRequest(registries.Images.Oci));
+        Assert.Equal(["containerToken", "targetImage", "expiration", "containerImage", "cached", "freeze"], v2.Body!.AsObject().Select(p => p.Key));
+        Assert.Equal(registries.Images.Oci, v2.Body["containerImage"]!.GetValue<string>());
+        Assert.False(v2.Body["cached"]!.GetValue<bool>());
+        Assert.False(v2.Body["freeze"]!.GetValue<bool>());
 
         var docker = await dockerFixture.GetAsync();
         var output = await docker.RunAsync("run", "--rm", "--network", "none", answer.TargetImage);
@@ -96,6 +106,11 @@ public sealed class AugmentedPullTests(RegistryFixture registryFixture, WaveFixt
 
         var config = JsonNode.Parse(await Skopeo("inspect", "--config", $"docker://{answer.TargetImage}"))!;
         Assert.Contains("WAVE_GREETING=augmented", config["config"]!["Env"]!.AsArray().Select(e => e!.GetValue<string>()));
+
+        // Plain `skopeo inspect` lists the repository's tags first: a token lists the one tag it serves.
+        var inspect = JsonNode.Parse(await Skopeo("inspect", $"docker://{answer.TargetImage}"))!;
+        Assert.Equal(["oci"], inspect["RepoTags"]!.AsArray().Select(t => t!.GetValue<string>()));
+        Assert.Equal(HelloLayer.GzipDigest, inspect["Layers"]!.AsArray().Last()!.GetValue<string>());
         Assert.Equal(HelloLayer.TarDigest, config["rootfs"]!["diff_ids"]!.AsArray().Last()!.GetValue<string>());
 
         // skopeo copy verifies every blob's digest on the way, the added layer's included.
