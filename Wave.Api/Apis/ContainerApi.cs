@@ -11,13 +11,6 @@ namespace Wave.Api.Apis;
 
 public static class ContainerApi
 {
-    internal static readonly JsonSerializerOptions RequestJson = new(JsonSerializerDefaults.Web)
-    {
-        NumberHandling = JsonNumberHandling.AllowReadingFromString,
-        AllowTrailingCommas = false,
-        MaxDepth = 16,
-    };
-
     public static IEndpointRouteBuilder MapContainerApi(this IEndpointRouteBuilder app)
     {
         app.MapPost("/container-token", SubmitV1);
@@ -50,7 +43,7 @@ public static class ContainerApi
     {
         try
         {
-            var body = await ReadBodyAsync(context, limits);
+            var body = await JsonBody.ReadAsync<SubmitContainerTokenRequest>(context, limits.MaxRequestBytes, "container request", "Wave:Limits:MaxRequestBytes");
             return await submit(ContainerRequestValidator.Validate(body, limits));
         }
         catch (ApiException e)
@@ -61,50 +54,6 @@ public static class ContainerApi
         {
             return Error(StatusCodes.Status503ServiceUnavailable, $"the state store is unavailable, try again: {e.Message}");
         }
-    }
-
-    private static async Task<SubmitContainerTokenRequest> ReadBodyAsync(HttpContext context, ContainerRequestLimits limits)
-    {
-        if (context.Request.ContentLength > limits.MaxRequestBytes)
-        {
-            throw new ApiException(StatusCodes.Status413PayloadTooLarge, $"request body is {context.Request.ContentLength} bytes; at most {limits.MaxRequestBytes} are accepted (Wave:Limits:MaxRequestBytes)");
-        }
-        if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } sizeFeature)
-        {
-            sizeFeature.MaxRequestBodySize = limits.MaxRequestBytes;
-        }
-        if (context.Request.ContentType is { } contentType && !contentType.Contains("json", StringComparison.OrdinalIgnoreCase))
-        {
-            throw new ApiException(StatusCodes.Status415UnsupportedMediaType, $"request body must be JSON (Content-Type: application/json), not '{contentType}'");
-        }
-        try
-        {
-            return await JsonSerializer.DeserializeAsync<SubmitContainerTokenRequest>(context.Request.Body, RequestJson, context.RequestAborted)
-                ?? throw new ApiException(StatusCodes.Status400BadRequest, "request body must be a JSON object, not null");
-        }
-        catch (JsonException e)
-        {
-            var field = e.Path is null or "$" ? null : e.Path.TrimStart('$', '.');
-            var reason = FirstSentence(e.Message);
-            // A well-formed document with a value of the wrong type is the client's field error; anything else is
-            // a body that is not JSON at all.
-            if (field is not null && reason.StartsWith("The JSON value could not be converted", StringComparison.Ordinal))
-            {
-                throw ApiException.BadRequest(field, $"has a value of the wrong type: {reason}");
-            }
-            var where = field is null ? "" : $" (at {field})";
-            throw new ApiException(StatusCodes.Status400BadRequest, $"request body is not a valid JSON container request{where}: {reason}");
-        }
-        catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
-        {
-            throw new ApiException(StatusCodes.Status413PayloadTooLarge, $"request body exceeds {limits.MaxRequestBytes} bytes (Wave:Limits:MaxRequestBytes)");
-        }
-    }
-
-    private static string FirstSentence(string message)
-    {
-        var path = message.IndexOf(" Path:", StringComparison.Ordinal);
-        return path > 0 ? message[..path] : message;
     }
 
     internal static IResult Error(int statusCode, string message, string? field = null) =>

@@ -1,5 +1,7 @@
 using Wave.Api.Apis;
 using Wave.Api.Containers;
+using Wave.Api.Inspect;
+using Wave.Core.Security;
 
 namespace Microsoft.AspNetCore.Builder;
 
@@ -11,6 +13,9 @@ public static class ApiExtensions
         builder.Services.Configure<ContainerRequestOptions>(builder.Configuration.GetSection("Wave"));
         builder.Services.AddSingleton<TargetImageHost>();
         builder.Services.AddSingleton<ContainerRequestService>();
+        builder.Services.AddSingleton<ContainerInspector>();
+        builder.Services.Configure<NetworkTargetOptions>(builder.Configuration.GetSection("Wave:Security"));
+        builder.Services.AddSingleton<NetworkTargetPolicy>();
         return builder;
     }
 
@@ -18,6 +23,8 @@ public static class ApiExtensions
     {
         app.MapContainerApi();
         app.MapServiceInfoApi();
+        app.MapValidateCredentialsApi();
+        app.MapInspectApi();
         return app;
     }
 }

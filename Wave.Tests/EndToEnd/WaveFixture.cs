@@ -25,7 +25,8 @@ public sealed class WaveFixture : IAsyncDisposable
     /// <summary>Wave:Registries entries holding the credentials of the Basic and Bearer test registries.</summary>
     public static Dictionary<string, string?> RegistrySettings(TestRegistries registries)
     {
-        var settings = new Dictionary<string, string?>();
+        // The test registries are on loopback: allow it for the endpoints that refuse private targets (validate-creds).
+        var settings = new Dictionary<string, string?> { ["Wave:Security:AllowedNetworks:0"] = "127.0.0.0/8" };
         var i = 0;
         foreach (var registry in new[] { registries.Basic, registries.Bearer })
         {
