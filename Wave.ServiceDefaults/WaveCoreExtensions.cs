@@ -1,6 +1,8 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 
+using Wave.Core.Metrics;
+using Wave.Core.RateLimits;
 using Wave.Core.Registry;
 using Wave.Core.Requests;
 
@@ -12,7 +14,8 @@ public static class WaveCoreExtensions
 
     /// <summary>
     /// What every Wave service shares: the state store, the registry client with the configured registries
-    /// (<c>Wave:Registries</c>), and the container request store. Safe to call from each service in one host.
+    /// (<c>Wave:Registries</c>), the container request store, rate limits and usage metrics. Safe to call from each
+    /// service in one host.
     /// </summary>
     public static IHostApplicationBuilder AddWaveCore(this IHostApplicationBuilder builder)
     {
@@ -25,6 +28,10 @@ public static class WaveCoreExtensions
         builder.Services.Configure<RegistryOptions>(builder.Configuration.GetSection("Wave"));
         builder.Services.AddRegistryClient();
         builder.Services.TryAddSingleton<ContainerRequestStore>();
+        builder.Services.Configure<RateLimitOptions>(builder.Configuration.GetSection("Wave:RateLimits"));
+        builder.Services.TryAddSingleton<RateLimiter>();
+        builder.Services.Configure<MetricsOptions>(builder.Configuration.GetSection("Wave:Metrics"));
+        builder.Services.TryAddSingleton<UsageMetrics>();
         return builder;
     }
 }

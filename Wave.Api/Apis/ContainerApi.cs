@@ -5,6 +5,8 @@ using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Options;
 
 using Wave.Api.Containers;
+using Wave.Api.Identity;
+using Wave.Core.Identity;
 using Wave.Core.State;
 
 namespace Wave.Api.Apis;
@@ -18,20 +20,20 @@ public static class ContainerApi
         return app;
     }
 
-    public static async Task<IResult> SubmitV1(HttpContext context, ContainerRequestService service, IOptions<ContainerRequestOptions> options)
+    public static async Task<IResult> SubmitV1(HttpContext context, ContainerRequestService service, IdentityResolver identity, IOptions<ContainerRequestOptions> options)
     {
-        return await Handle(context, options.Value.Limits, async request =>
+        return await Handle(context, identity, options.Value.Limits, async (request, user) =>
         {
-            var issued = await service.SubmitAsync(request, RemoteIp(context), context.RequestAborted);
+            var issued = await service.SubmitAsync(request, user, RemoteIp(context), context.RequestAborted);
             return TypedResults.Ok(new SubmitContainerTokenResponse(issued.Token, issued.TargetImage, issued.ExpiresAt.UtcDateTime));
         });
     }
 
-    public static async Task<IResult> SubmitV2(HttpContext context, ContainerRequestService service, IOptions<ContainerRequestOptions> options)
+    public static async Task<IResult> SubmitV2(HttpContext context, ContainerRequestService service, IdentityResolver identity, IOptions<ContainerRequestOptions> options)
     {
-        return await Handle(context, options.Value.Limits, async request =>
+        return await Handle(context, identity, options.Value.Limits, async (request, user) =>
         {
-            var issued = await service.SubmitAsync(request, RemoteIp(context), context.RequestAborted);
+            var issued = await service.SubmitAsync(request, user, RemoteIp(context), context.RequestAborted);
             return TypedResults.Ok(new SubmitContainerTokenResponseV2(
                 issued.Token, issued.TargetImage, issued.ExpiresAt.UtcDateTime, issued.SourceImage, BuildId: null, Cached: false, Freeze: false));
         });
@@ -39,12 +41,14 @@ public static class ContainerApi
 
     private static string? RemoteIp(HttpContext context) => context.Connection.RemoteIpAddress?.ToString();
 
-    private static async Task<IResult> Handle(HttpContext context, ContainerRequestLimits limits, Func<ValidatedContainerRequest, Task<IResult>> submit)
+    private static async Task<IResult> Handle(HttpContext context, IdentityResolver identity, ContainerRequestLimits limits, Func<ValidatedContainerRequest, WaveUser?, Task<IResult>> submit)
     {
         try
         {
             var body = await JsonBody.ReadAsync<SubmitContainerTokenRequest>(context, limits.MaxRequestBytes, "container request", "Wave:Limits:MaxRequestBytes");
-            return await submit(ContainerRequestValidator.Validate(body, limits));
+            var validated = ContainerRequestValidator.Validate(body, limits);
+            var user = await identity.ResolveAsync(context, body.TowerAccessToken, body.TowerEndpoint, context.RequestAborted);
+            return await submit(validated, user);
         }
         catch (ApiException e)
         {

@@ -1,5 +1,7 @@
 using Microsoft.Extensions.Options;
 
+using Wave.Core.Identity;
+
 using Wave.Core.Manifests;
 using Wave.Core.Names;
 using Wave.Core.Registry;
@@ -19,7 +21,7 @@ public sealed class ContainerRequestService(
     TimeProvider time,
     ILogger<ContainerRequestService> logger)
 {
-    public async Task<ContainerRequest> SubmitAsync(ValidatedContainerRequest request, string? requestIp, CancellationToken cancellationToken)
+    public async Task<ContainerRequest> SubmitAsync(ValidatedContainerRequest request, WaveUser? user, string? requestIp, CancellationToken cancellationToken)
     {
         var image = request.Image;
         var upstream = await ResolveUpstreamAsync(image, cancellationToken);
@@ -42,10 +44,11 @@ public sealed class ContainerRequestService(
             CreatedAt = now,
             ExpiresAt = now + options.Value.Tokens.TimeToLive,
             RequestIp = requestIp,
+            User = user,
         };
         await store.SaveAsync(containerRequest, cancellationToken);
-        logger.LogInformation("Issued container token {Token} for {SourceImage}@{SourceDigest} (augmented: {Augmented})",
-            token, containerRequest.SourceImage, upstream.Digest, containerRequest.IsAugmented);
+        logger.LogInformation("Issued container token {Token} for {SourceImage}@{SourceDigest} to {User} (augmented: {Augmented})",
+            token, containerRequest.SourceImage, upstream.Digest, user?.UserName ?? "anonymous", containerRequest.IsAugmented);
         return containerRequest;
     }
 

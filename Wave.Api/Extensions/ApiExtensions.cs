@@ -1,5 +1,6 @@
 using Wave.Api.Apis;
 using Wave.Api.Containers;
+using Wave.Api.Identity;
 using Wave.Api.Inspect;
 using Wave.Core.Security;
 
@@ -16,6 +17,11 @@ public static class ApiExtensions
         builder.Services.AddSingleton<ContainerInspector>();
         builder.Services.Configure<NetworkTargetOptions>(builder.Configuration.GetSection("Wave:Security"));
         builder.Services.AddSingleton<NetworkTargetPolicy>();
+        builder.Services.AddMemoryCache();
+        builder.Services.Configure<IdentityOptions>(builder.Configuration.GetSection("Wave:Identity"));
+        builder.Services.AddHttpClient(PlatformUserClient.HttpClientName, client => client.Timeout = TimeSpan.FromSeconds(20));
+        builder.Services.AddSingleton<PlatformUserClient>();
+        builder.Services.AddSingleton<IdentityResolver>();
         return builder;
     }
 
@@ -25,6 +31,7 @@ public static class ApiExtensions
         app.MapServiceInfoApi();
         app.MapValidateCredentialsApi();
         app.MapInspectApi();
+        app.MapMetricsApi();
         return app;
     }
 }

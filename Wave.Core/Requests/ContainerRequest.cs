@@ -1,6 +1,7 @@
 using System.Text.Json.Serialization;
 
 using Wave.Core.Augmentation;
+using Wave.Core.Identity;
 
 namespace Wave.Core.Requests;
 
@@ -32,6 +33,9 @@ public sealed record ContainerRequest
     [JsonPropertyName("expiresAt")] public required DateTimeOffset ExpiresAt { get; init; }
 
     [JsonPropertyName("requestIp")] public string? RequestIp { get; init; }
+
+    /// <summary>Who asked, or null for an anonymous request.</summary>
+    [JsonPropertyName("user")] public WaveUser? User { get; init; }
 
     [JsonIgnore] public bool IsAugmented => ContainerConfig is { IsEmpty: false };
 }

@@ -8,6 +8,7 @@ using Wave.Core.Requests;
 using Wave.Core.State;
 using Wave.RegistryProxy.Content;
 using Wave.RegistryProxy.Errors;
+using Wave.RegistryProxy.Pulls;
 using Wave.RegistryProxy.Routing;
 
 namespace Wave.RegistryProxy.Apis;
@@ -54,7 +55,7 @@ public static class RegistryApi
         var head = HttpMethods.IsHead(context.Request.Method);
         return route.Kind switch
         {
-            RegistryPathKind.Manifest => GetManifest(route, head, context, requests, resolver, registry),
+            RegistryPathKind.Manifest => GetManifest(route, head, context, requests, resolver, registry, context.RequestServices.GetRequiredService<PullAccounting>()),
             RegistryPathKind.Blob => GetBlob(route, head, context, requests, blobs, registry),
             _ => ListTags(route, context, requests),
         };
@@ -86,7 +87,7 @@ public static class RegistryApi
         return request;
     }
 
-    private static async Task<IResult> GetManifest(RegistryPath route, bool head, HttpContext context, ContainerRequestCache requests, AugmentedImageResolver resolver, RegistryClient registry)
+    private static async Task<IResult> GetManifest(RegistryPath route, bool head, HttpContext context, ContainerRequestCache requests, AugmentedImageResolver resolver, RegistryClient registry, PullAccounting pulls)
     {
         var cancellationToken = context.RequestAborted;
         var request = await FindRequestAsync(route, requests, cancellationToken);
@@ -113,6 +114,12 @@ public static class RegistryApi
             content = await resolver.GetRootAsync(request, cancellationToken);
         }
 
+        var isPull = !head && MediaTypes.IsImageManifest(content.MediaType);
+        if (isPull)
+        {
+            await pulls.AdmitAsync(request, context.Connection.RemoteIpAddress?.ToString(), cancellationToken);
+        }
+
         context.Response.Headers[DigestHeader] = content.Digest;
         context.Response.Headers.ETag = $"\"{content.Digest}\"";
         if (head)
@@ -120,6 +127,10 @@ public static class RegistryApi
             context.Response.ContentType = content.MediaType;
             context.Response.ContentLength = content.Bytes.Length;
             return TypedResults.Empty;
+        }
+        if (isPull)
+        {
+            await pulls.RecordAsync(request, await resolver.ArchitectureOfAsync(request, content, cancellationToken), cancellationToken);
         }
         return TypedResults.Bytes(content.Bytes, content.MediaType);
     }

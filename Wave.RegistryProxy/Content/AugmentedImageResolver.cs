@@ -1,5 +1,7 @@
 using System.Collections.Concurrent;
 
+using Microsoft.Extensions.Caching.Memory;
+
 using Wave.Core.Augmentation;
 using Wave.Core.Manifests;
 using Wave.Core.Names;
@@ -14,7 +16,7 @@ namespace Wave.RegistryProxy.Content;
 /// made servable by digest. For an index, every platform manifest is augmented and the index rewritten; when the
 /// request named a platform, that platform's augmented manifest is served alone (see README).
 /// </summary>
-public sealed class AugmentedImageResolver(RegistryClient registry, TokenContentStore contents, ILogger<AugmentedImageResolver> logger)
+public sealed class AugmentedImageResolver(RegistryClient registry, TokenContentStore contents, ProxyMemoryCache cache, ILogger<AugmentedImageResolver> logger)
 {
     private const long MaxConfigBytes = 8 * 1024 * 1024;
 
@@ -58,6 +60,40 @@ public sealed class AugmentedImageResolver(RegistryClient registry, TokenContent
             return await contents.FindAsync(request.Token, digest, cancellationToken);
         }
         return null;
+    }
+
+    /// <summary>
+    /// The architecture an image manifest served under the token is for: the requested platform, else its entry in the
+    /// token's index, else its config when Wave holds it; null when none of these tells (an unchanged single manifest).
+    /// </summary>
+    public async Task<string?> ArchitectureOfAsync(ContainerRequest request, ServedContent manifest, CancellationToken cancellationToken)
+    {
+        if (request.Platform is not null && ContainerPlatform.TryParse(request.Platform, out var platform, out _))
+        {
+            return platform.Architecture;
+        }
+        var key = $"arch:{request.Token}:{manifest.Digest}";
+        if (cache.Cache.TryGetValue(key, out string? known))
+        {
+            return known;
+        }
+        string? architecture = null;
+        var rootDigest = await contents.FindRootAsync(request.Token, cancellationToken);
+        if (rootDigest is not null && rootDigest != manifest.Digest
+            && await contents.FindAsync(request.Token, rootDigest, cancellationToken) is { } root && MediaTypes.IsIndex(root.MediaType))
+        {
+            architecture = ManifestJson.Deserialize<ImageIndex>(root.Bytes).Manifests.FirstOrDefault(m => m.Digest == manifest.Digest)?.Platform?.Architecture;
+        }
+        if (architecture is null)
+        {
+            var configDigest = ManifestJson.Deserialize<ImageManifest>(manifest.Bytes).Config.Digest;
+            if (await contents.FindAsync(request.Token, configDigest, cancellationToken) is { } config)
+            {
+                architecture = ManifestJson.Deserialize<ImageConfig>(config.Bytes).Architecture;
+            }
+        }
+        cache.Cache.Set(key, architecture, new MemoryCacheEntryOptions { AbsoluteExpiration = request.ExpiresAt, Size = 64 });
+        return architecture;
     }
 
     // Not tied to one caller's cancellation: other pulls may be waiting for the same result.

@@ -31,7 +31,20 @@ public sealed class OciErrorException(int statusCode, string code, string messag
     public string Code { get; } = code;
     public object? Detail { get; } = detail;
 
-    public IResult ToResult() => TypedResults.Json(
-        new OciErrorBody([new OciErrorEntry(Code, Message, Detail)]),
-        statusCode: StatusCode);
+    /// <summary>Sent as a Retry-After header (seconds) when set.</summary>
+    public TimeSpan? RetryAfter { get; init; }
+
+    public IResult ToResult() => new OciErrorResult(this);
+
+    private sealed class OciErrorResult(OciErrorException error) : IResult
+    {
+        public Task ExecuteAsync(HttpContext httpContext)
+        {
+            if (error.RetryAfter is { } retryAfter)
+            {
+                httpContext.Response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+            }
+            return TypedResults.Json(new OciErrorBody([new OciErrorEntry(error.Code, error.Message, error.Detail)]), statusCode: error.StatusCode).ExecuteAsync(httpContext);
+        }
+    }
 }

@@ -1,5 +1,6 @@
 using Wave.RegistryProxy.Apis;
 using Wave.RegistryProxy.Content;
+using Wave.RegistryProxy.Pulls;
 
 namespace Microsoft.AspNetCore.Builder;
 
@@ -14,6 +15,7 @@ public static class RegistryProxyExtensions
         builder.Services.AddSingleton<TokenContentStore>();
         builder.Services.AddSingleton<AugmentedImageResolver>();
         builder.Services.AddSingleton<BlobLocator>();
+        builder.Services.AddSingleton<PullAccounting>();
         return builder;
     }
 

@@ -1,0 +1,67 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+using Wave.Api.Containers;
+using Wave.Core.Identity;
+
+namespace Wave.Api.Identity;
+
+/// <summary>Asks a Seqera-Platform-compatible endpoint who an access token belongs to (<c>GET {endpoint}/user-info</c>).</summary>
+public sealed class PlatformUserClient(IHttpClientFactory httpClients)
+{
+    public const string HttpClientName = "platform";
+
+    private sealed record UserInfo([property: JsonPropertyName("user")] PlatformUser? User);
+
+    private sealed record PlatformUser(
+        [property: JsonPropertyName("id")] JsonElement Id,
+        [property: JsonPropertyName("userName")] string? UserName,
+        [property: JsonPropertyName("email")] string? Email);
+
+    public async Task<WaveUser> GetUserAsync(Uri endpoint, string accessToken, CancellationToken cancellationToken)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(endpoint.ToString().TrimEnd('/') + "/user-info"));
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", accessToken);
+        request.Headers.Accept.ParseAdd("application/json");
+        HttpResponseMessage response;
+        try
+        {
+            response = await httpClients.CreateClient(HttpClientName).SendAsync(request, cancellationToken);
+        }
+        catch (HttpRequestException e)
+        {
+            throw new ApiException(StatusCodes.Status502BadGateway, $"Seqera Platform endpoint {endpoint.GetLeftPart(UriPartial.Authority)} is unreachable: {e.Message}", "towerEndpoint");
+        }
+        catch (TaskCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new ApiException(StatusCodes.Status504GatewayTimeout, $"Seqera Platform endpoint {endpoint.GetLeftPart(UriPartial.Authority)} did not answer in time", "towerEndpoint");
+        }
+        using (response)
+        {
+            if (response.StatusCode is HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden)
+            {
+                throw new ApiException(StatusCodes.Status401Unauthorized, $"towerAccessToken was refused by {endpoint.GetLeftPart(UriPartial.Authority)}: it is invalid or expired", "towerAccessToken");
+            }
+            if (!response.IsSuccessStatusCode)
+            {
+                throw new ApiException(StatusCodes.Status502BadGateway, $"Seqera Platform endpoint {endpoint.GetLeftPart(UriPartial.Authority)} answered {(int)response.StatusCode} to /user-info", "towerEndpoint");
+            }
+            try
+            {
+                var info = await response.Content.ReadFromJsonAsync<UserInfo>(cancellationToken);
+                var user = info?.User;
+                if (user is null || string.IsNullOrEmpty(user.UserName) || user.Id.ValueKind is not (JsonValueKind.Number or JsonValueKind.String))
+                {
+                    throw new JsonException("no user with id and userName");
+                }
+                return new WaveUser(user.Id.ToString(), user.UserName, user.Email);
+            }
+            catch (JsonException e)
+            {
+                throw new ApiException(StatusCodes.Status502BadGateway, $"Seqera Platform endpoint {endpoint.GetLeftPart(UriPartial.Authority)} answered /user-info with an unexpected body: {e.Message}", "towerEndpoint");
+            }
+        }
+    }
+}
