@@ -307,7 +307,7 @@ public static class BuildPlanner
         var words = basePackages.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
         foreach (var word in words)
         {
-            if (word.Any(char.IsControl))
+            if (word.Any(c => char.IsControl(c) || c is '\'' or '"' or '`' or '$'))
             {
                 throw Invalid(field, $"'{word}' is not a Conda package spec");
             }

@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Text;
-using System.Text.Json;
 
 using Wave.Core.Augmentation;
 
@@ -10,7 +9,7 @@ namespace Wave.Core.Builds.Templates;
 /// The Dockerfile that freezes an image with a <c>containerConfig</c>: <c>FROM</c> the image, one <c>ADD</c> per layer
 /// (a local tar.gz, which ADD unpacks at <c>/</c>), then <c>WORKDIR</c>, <c>ENV</c>, <c>ENTRYPOINT</c>, <c>CMD</c>.
 /// Values are written so that Dockerfile parsing gives them back unchanged: exec (JSON) form for ENTRYPOINT and CMD,
-/// double-quoted ENV values with <c>\</c>, <c>"</c> and <c>$</c> escaped.
+/// double-quoted ENV values and a WORKDIR with <c>\</c>, <c>$</c> (and in ENV <c>"</c>) escaped.
 /// </summary>
 public static class FreezeDockerfile
 {
@@ -30,12 +29,12 @@ public static class FreezeDockerfile
         }
         if (config.WorkingDir is { Length: > 0 } workingDir)
         {
-            text.Append("WORKDIR ").Append(workingDir).Append('\n');
+            text.Append("WORKDIR ").Append(EscapeWord(workingDir)).Append('\n');
         }
         foreach (var entry in config.Env ?? [])
         {
             var equals = entry.IndexOf('=');
-            text.Append("ENV ").Append(entry[..equals]).Append("=\"").Append(EscapeEnvValue(entry[(equals + 1)..])).Append("\"\n");
+            text.Append("ENV ").Append(entry[..equals]).Append("=\"").Append(EscapeWord(entry[(equals + 1)..]).Replace("\"", "\\\"", StringComparison.Ordinal)).Append("\"\n");
         }
         if (config.Entrypoint is not null)
         {
@@ -50,13 +49,32 @@ public static class FreezeDockerfile
 
     public static string Render(string image, ContainerConfig? config) => $"FROM {image}\n" + ConfigInstructions(config);
 
-    private static string ExecForm(IReadOnlyList<string> arguments) => JsonSerializer.Serialize(arguments, ExecFormJson.Default.IReadOnlyListString);
+    /// <summary>A JSON array of strings, escaping only what JSON requires, so that the Dockerfile stays readable.</summary>
+    private static string ExecForm(IReadOnlyList<string> arguments)
+    {
+        var text = new StringBuilder("[");
+        for (var i = 0; i < arguments.Count; i++)
+        {
+            text.Append(i == 0 ? "\"" : ",\"");
+            foreach (var c in arguments[i])
+            {
+                text.Append(c switch
+                {
+                    '"' => "\\\"",
+                    '\\' => "\\\\",
+                    '\n' => "\\n",
+                    '\r' => "\\r",
+                    '\t' => "\\t",
+                    _ when char.IsControl(c) => string.Create(CultureInfo.InvariantCulture, $"\\u{(int)c:x4}"),
+                    _ => c.ToString(),
+                });
+            }
+            text.Append('"');
+        }
+        return text.Append(']').ToString();
+    }
 
-    private static string EscapeEnvValue(string value) =>
-        value.Replace("\\", "\\\\", StringComparison.Ordinal)
-            .Replace("\"", "\\\"", StringComparison.Ordinal)
-            .Replace("$", "\\$", StringComparison.Ordinal);
+    // Dockerfile word processing (WORKDIR, ENV) reads '\' as an escape and expands '$': escape both to keep values literal.
+    private static string EscapeWord(string value) =>
+        value.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("$", "\\$", StringComparison.Ordinal);
 }
-
-[System.Text.Json.Serialization.JsonSerializable(typeof(IReadOnlyList<string>))]
-internal sealed partial class ExecFormJson : System.Text.Json.Serialization.JsonSerializerContext;

@@ -15,13 +15,13 @@ public static class SpackTemplate
         var text = new StringBuilder();
         text.Append("FROM ").Append(builderImage).Append(" AS builder\n");
         text.Append("COPY ").Append(EnvironmentFileName).Append(" /opt/spack-env/spack.yaml\n");
+        // "spack -e ." rather than "spack env activate": activation needs shell support that a RUN step does not have.
         text.Append("RUN cd /opt/spack-env \\\n");
-        text.Append("    && spack env activate . \\\n");
-        text.Append("    && spack config add config:install_tree:root:/opt/software \\\n");
-        text.Append("    && spack config add view:/opt/view \\\n");
-        text.Append("    && spack concretize -f \\\n");
-        text.Append("    && spack install --fail-fast \\\n");
-        text.Append("    && spack gc -y \\\n");
+        text.Append("    && spack -e . config add config:install_tree:root:/opt/software \\\n");
+        text.Append("    && spack -e . config add view:/opt/view \\\n");
+        text.Append("    && spack -e . concretize -f \\\n");
+        text.Append("    && spack -e . install --fail-fast \\\n");
+        text.Append("    && spack -e . gc -y \\\n");
         text.Append("    && spack env activate --sh -d . > /opt/spack-env/activate.sh\n");
         text.Append('\n');
         text.Append("FROM ").Append(runnerImage).Append('\n');
