@@ -17,6 +17,12 @@ public sealed record BuildJob
     [JsonPropertyName("dockerfile")] public required string Dockerfile { get; init; }
     [JsonPropertyName("contextFiles")] public IReadOnlyDictionary<string, string> ContextFiles { get; init; } = new Dictionary<string, string>();
 
+    /// <summary>
+    /// Binary files of the build context by relative path, e.g. <c>layer-0.tar.gz</c> for a frozen layer (which the
+    /// Dockerfile <c>ADD</c>s, and ADD unpacks a local tar.gz). Serialised as base64.
+    /// </summary>
+    [JsonPropertyName("binaryContextFiles")] public IReadOnlyDictionary<string, byte[]> BinaryContextFiles { get; init; } = new Dictionary<string, byte[]>();
+
     /// <summary><c>linux/amd64</c> or <c>linux/arm64</c>.</summary>
     [JsonPropertyName("platform")] public required string Platform { get; init; }
 

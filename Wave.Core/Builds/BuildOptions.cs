@@ -1,0 +1,49 @@
+namespace Wave.Core.Builds;
+
+/// <summary>The service's side of a build request: defaults and limits (configuration section <c>Wave:Build</c>).</summary>
+public sealed record BuildOptions
+{
+    /// <summary>Where builds are pushed when the request names no <c>buildRepository</c>; null: the request must name one.</summary>
+    public string? DefaultBuildRepository { get; init; }
+
+    /// <summary>The registry layer cache when the request names no <c>cacheRepository</c>; null: no cache.</summary>
+    public string? DefaultCacheRepository { get; init; }
+
+    /// <summary>Largest decoded <c>containerFile</c>, in bytes (10 kB).</summary>
+    public int MaxDockerfileBytes { get; init; } = 10 * 1024;
+
+    /// <summary>Largest decoded Conda environment file (<c>condaFile</c>, <c>packages.environment</c>), in bytes (50 kB).</summary>
+    public int MaxCondaFileBytes { get; init; } = 50 * 1024;
+
+    /// <summary>Largest decoded <c>spackFile</c>, in bytes (50 kB).</summary>
+    public int MaxSpackFileBytes { get; init; } = 50 * 1024;
+
+    /// <summary>Largest uncompressed tar of a <c>data:</c> layer when freezing (stops gzip bombs).</summary>
+    public long MaxLayerTarBytes { get; init; } = 512L * 1024 * 1024;
+
+    public TimeSpan BuildTimeout { get; init; } = TimeSpan.FromSeconds(900);
+
+    /// <summary>The platform built when the request names none.</summary>
+    public string DefaultPlatform { get; init; } = "linux/amd64";
+
+    /// <summary>The image the Conda template starts from, unless <c>packages.condaOpts.mambaImage</c> names another.</summary>
+    public string MambaImage { get; init; } = "mambaorg/micromamba:1.5.10-noble";
+
+    /// <summary>Installed next to every Conda environment unless <c>condaOpts.basePackages</c> says otherwise (<c>ps</c> for Nextflow).</summary>
+    public string CondaBasePackages { get; init; } = "conda-forge::procps-ng";
+
+    /// <summary>Channels of a Conda environment made from <c>packages.entries</c> when the request names none.</summary>
+    public IReadOnlyList<string> DefaultCondaChannels { get; init; } = ["conda-forge", "bioconda"];
+
+    /// <summary>The image with Spack that concretizes and installs a <c>spack.yaml</c>.</summary>
+    public string SpackBuilderImage { get; init; } = "spack/ubuntu-jammy:0.22.2";
+
+    /// <summary>The image the installed Spack software is copied into.</summary>
+    public string SpackRunnerImage { get; init; } = "ubuntu:22.04";
+
+    /// <summary>
+    /// Registry hosts builds may push to and cache in (e.g. the hosts Wave holds credentials for, and local
+    /// registries). Empty: any host.
+    /// </summary>
+    public IReadOnlyList<string> PushRegistries { get; init; } = [];
+}

@@ -1,0 +1,93 @@
+using Wave.Core.Names;
+
+namespace Wave.Core.Builds;
+
+/// <summary>What kind of recipe a build comes from; decides e.g. whether a Conda lock is expected in its log.</summary>
+public enum BuildKind
+{
+    Dockerfile,
+    Conda,
+    Spack,
+
+    /// <summary><c>containerImage</c> (plus <c>containerConfig</c>) frozen into a durable image.</summary>
+    Freeze,
+}
+
+/// <summary>
+/// A validated build: the final Dockerfile, its context, and the name it is pushed under. Pure data: making it did
+/// no I/O. Layers at http(s) locations are listed in <see cref="RemoteLayers"/>: the caller fetches and verifies
+/// them into the context (as <see cref="RemoteLayer.Path"/>) before the build runs.
+/// </summary>
+public sealed record BuildPlan
+{
+    public required BuildKind Kind { get; init; }
+
+    /// <summary>16 lower-case hex digits identifying the image content (see <see cref="ContainerId"/>).</summary>
+    public required string ContainerId { get; init; }
+
+    public required string Dockerfile { get; init; }
+
+    /// <summary>Text files of the build context by relative path (<c>conda.yml</c>, <c>spack.yaml</c>).</summary>
+    public required IReadOnlyDictionary<string, string> ContextFiles { get; init; }
+
+    /// <summary>Binary files of the build context by relative path (inline layers, <c>layer-N.tar.gz</c>).</summary>
+    public required IReadOnlyDictionary<string, byte[]> BinaryContextFiles { get; init; }
+
+    /// <summary>Layers the caller must download into the context before the build (their digests are already in the id).</summary>
+    public required IReadOnlyList<RemoteLayer> RemoteLayers { get; init; }
+
+    public required ContainerPlatform Platform { get; init; }
+
+    /// <summary>The normalised build repository, <c>registry/repository</c>, without the image-suffix part.</summary>
+    public required string BuildRepository { get; init; }
+
+    /// <summary>Where the image is pushed: <c>registry/repository[/suffix]:tag</c>.</summary>
+    public required string TargetImage { get; init; }
+
+    public required string Tag { get; init; }
+
+    public required NameStrategy NameStrategy { get; init; }
+
+    /// <summary>Normalised cache repository, or null for none.</summary>
+    public string? CacheRepository { get; init; }
+
+    public required string Format { get; init; }
+
+    public required bool Freeze { get; init; }
+
+    public required TimeSpan Timeout { get; init; }
+
+    /// <summary><c>bd-&lt;containerId&gt;_&lt;attempt&gt;</c>.</summary>
+    public string BuildId(int attempt) => Builds.BuildId.Format(ContainerId, attempt);
+
+    /// <summary>The job a backend runs for attempt <paramref name="attempt"/> of this plan (remote layers must be fetched first).</summary>
+    public BuildJob ToJob(int attempt, DateTimeOffset createdAt, IReadOnlyDictionary<string, byte[]>? fetchedLayers = null)
+    {
+        var binary = new Dictionary<string, byte[]>(BinaryContextFiles, StringComparer.Ordinal);
+        foreach (var layer in RemoteLayers)
+        {
+            if (fetchedLayers is null || !fetchedLayers.TryGetValue(layer.Path, out var bytes))
+            {
+                throw new InvalidOperationException($"the remote layer {layer.Location} ({layer.Path}) has not been fetched into the build context");
+            }
+            binary[layer.Path] = bytes;
+        }
+        return new BuildJob
+        {
+            BuildId = BuildId(attempt),
+            ContainerId = ContainerId,
+            TargetImage = TargetImage,
+            Dockerfile = Dockerfile,
+            ContextFiles = ContextFiles,
+            BinaryContextFiles = binary,
+            Platform = Platform.ToString(),
+            CacheRepository = CacheRepository,
+            Format = Format,
+            CreatedAt = createdAt,
+            Timeout = Timeout,
+        };
+    }
+}
+
+/// <summary>A frozen layer at an http(s) URL: fetch it into the context as <see cref="Path"/> and check it against <see cref="GzipDigest"/>.</summary>
+public sealed record RemoteLayer(string Path, Uri Location, string GzipDigest, long GzipSize);

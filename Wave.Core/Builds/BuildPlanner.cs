@@ -1,0 +1,407 @@
+using System.Diagnostics.CodeAnalysis;
+using System.Text;
+
+using Wave.Core.Augmentation;
+using Wave.Core.Builds.Templates;
+using Wave.Core.Digests;
+using Wave.Core.Layers;
+using Wave.Core.Names;
+
+namespace Wave.Core.Builds;
+
+/// <summary>
+/// Turns the build fields of a container request into a <see cref="BuildPlan"/>: checks every field, renders the
+/// Dockerfile, computes the container id and the target name. Pure: no I/O, same input → same plan.
+/// </summary>
+/// <remarks>
+/// Which recipe is built:
+/// <list type="bullet">
+/// <item><c>containerFile</c>: that Dockerfile; a <c>condaFile</c> / <c>spackFile</c> sent with it goes into the
+/// context as <c>conda.yml</c> / <c>spack.yaml</c> for it to COPY.</item>
+/// <item><c>condaFile</c> or <c>packages</c> (type CONDA): the micromamba template.</item>
+/// <item><c>spackFile</c>: the Spack template.</item>
+/// <item><c>containerImage</c> with <c>freeze</c>: <c>FROM</c> that image.</item>
+/// </list>
+/// With <c>freeze</c>, <c>containerConfig</c> (layers, working dir, env, entrypoint, cmd) is appended to the
+/// Dockerfile and so becomes part of the image and of its id; without freeze it is not built in (the Api may still
+/// augment the built image at pull time).
+/// </remarks>
+public static class BuildPlanner
+{
+    public static bool TryPlan(BuildRequestFields fields, BuildOptions options, [NotNullWhen(true)] out BuildPlan? plan, [NotNullWhen(false)] out BuildRequestError? error)
+    {
+        try
+        {
+            plan = Plan(fields, options);
+            error = null;
+            return true;
+        }
+        catch (InvalidBuildRequestException e)
+        {
+            plan = null;
+            error = e.Error;
+            return false;
+        }
+    }
+
+    /// <exception cref="InvalidBuildRequestException">The request is malformed; the error names the field.</exception>
+    public static BuildPlan Plan(BuildRequestFields fields, BuildOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(fields);
+        ArgumentNullException.ThrowIfNull(options);
+
+        var format = ParseFormat(fields.Format);
+        if (!NameStrategies.TryParse(fields.NameStrategy, out var strategy))
+        {
+            throw Invalid("nameStrategy", $"'{fields.NameStrategy}' is not a name strategy (expected none, tagPrefix or imageSuffix)");
+        }
+        var platformText = fields.ContainerPlatform ?? options.DefaultPlatform;
+        if (!ContainerPlatform.TryParse(platformText, out var platform, out var platformError))
+        {
+            throw Invalid("containerPlatform", $"'{platformText}' is not supported: {platformError}");
+        }
+        CheckSources(fields);
+        if (fields.Freeze && string.IsNullOrWhiteSpace(fields.BuildRepository))
+        {
+            throw Invalid("freeze", "requires buildRepository: a frozen image is pushed to a repository of your own");
+        }
+        var repositoryText = string.IsNullOrWhiteSpace(fields.BuildRepository) ? options.DefaultBuildRepository : fields.BuildRepository;
+        if (repositoryText is null)
+        {
+            throw Invalid("buildRepository", "is required: this Wave service has no default build repository");
+        }
+        var repository = RepositoryName.Parse("buildRepository", repositoryText, options.PushRegistries);
+        var cacheText = string.IsNullOrWhiteSpace(fields.CacheRepository) ? options.DefaultCacheRepository : fields.CacheRepository;
+        var cacheRepository = cacheText is null ? null : RepositoryName.Parse("cacheRepository", cacheText, options.PushRegistries);
+
+        var recipe = RenderRecipe(fields, options);
+        var dockerfile = recipe.Dockerfile;
+        var binaryFiles = new Dictionary<string, byte[]>(StringComparer.Ordinal);
+        var remoteLayers = new List<RemoteLayer>();
+        if (fields.Freeze && fields.ContainerConfig is { IsEmpty: false } config)
+        {
+            CheckConfig(config);
+            ReadLayers(config, options, binaryFiles, remoteLayers);
+            var instructions = FreezeDockerfile.ConfigInstructions(config);
+            if (CredentialReadGuard.FindCredentialRead(instructions) is { } marker)
+            {
+                throw CredentialRead("containerConfig", marker);
+            }
+            dockerfile = (dockerfile.EndsWith('\n') ? dockerfile : dockerfile + "\n") + instructions;
+        }
+
+        var digests = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var (path, text) in recipe.ContextFiles)
+        {
+            digests[path] = Digest.Sha256(Encoding.UTF8.GetBytes(text));
+        }
+        foreach (var (path, bytes) in binaryFiles)
+        {
+            digests[path] = Digest.Sha256(bytes);
+        }
+        foreach (var layer in remoteLayers)
+        {
+            digests[layer.Path] = layer.GzipDigest;
+        }
+        var containerId = ContainerId.Compute(dockerfile, platform.ToString(), repository, format, digests);
+        var name = ImageNaming.Name(repository, containerId, strategy, recipe.Packages);
+
+        return new BuildPlan
+        {
+            Kind = recipe.Kind,
+            ContainerId = containerId,
+            Dockerfile = dockerfile,
+            ContextFiles = recipe.ContextFiles,
+            BinaryContextFiles = binaryFiles,
+            RemoteLayers = remoteLayers,
+            Platform = platform,
+            BuildRepository = repository,
+            TargetImage = name.ToString(),
+            Tag = name.Tag,
+            NameStrategy = strategy,
+            CacheRepository = cacheRepository,
+            Format = format,
+            Freeze = fields.Freeze,
+            Timeout = options.BuildTimeout,
+        };
+    }
+
+    private sealed record Recipe(BuildKind Kind, string Dockerfile, IReadOnlyDictionary<string, string> ContextFiles, IReadOnlyList<CondaPackage> Packages);
+
+    private static string ParseFormat(string? format) => format?.ToLowerInvariant() switch
+    {
+        null or "docker" => "docker",
+        "sif" or "singularity" => throw Invalid("format", $"'{format}' is not built by this Wave service: only docker images are"),
+        _ => throw Invalid("format", $"'{format}' is not a build format (expected docker)"),
+    };
+
+    private static void CheckSources(BuildRequestFields fields)
+    {
+        var hasImage = !string.IsNullOrWhiteSpace(fields.ContainerImage);
+        if (hasImage && fields.ContainerFile is not null)
+        {
+            throw Invalid("containerImage", "and containerFile cannot both be given: a request either names an image or builds one from a Dockerfile");
+        }
+        if (hasImage && (fields.Packages is not null || fields.CondaFile is not null || fields.SpackFile is not null))
+        {
+            var other = fields.Packages is not null ? "packages" : fields.CondaFile is not null ? "condaFile" : "spackFile";
+            throw Invalid("containerImage", $"and {other} cannot both be given: a {other} build starts from its own base image (packages.condaOpts.mambaImage for Conda)");
+        }
+        if (fields.Packages is not null)
+        {
+            var other = fields.ContainerFile is not null ? "containerFile" : fields.CondaFile is not null ? "condaFile" : fields.SpackFile is not null ? "spackFile" : null;
+            if (other is not null)
+            {
+                throw Invalid("packages", $"and {other} cannot both be given: the Dockerfile of a packages build is generated (add instructions with packages.condaOpts.commands, an environment with packages.environment)");
+            }
+        }
+        if (fields.ContainerFile is null && fields.CondaFile is not null && fields.SpackFile is not null)
+        {
+            throw Invalid("spackFile", "and condaFile cannot both be given without a containerFile: choose one recipe");
+        }
+        if (!hasImage && fields.ContainerFile is null && fields.CondaFile is null && fields.SpackFile is null && fields.Packages is null)
+        {
+            throw Invalid("containerFile", "is required to build an image (or condaFile, spackFile, packages, or containerImage with freeze)");
+        }
+        if (hasImage && !fields.Freeze)
+        {
+            throw Invalid("containerImage", "asks for no build without freeze: an image alone is served as it is (or augmented), not built");
+        }
+    }
+
+    private static Recipe RenderRecipe(BuildRequestFields fields, BuildOptions options)
+    {
+        if (fields.ContainerFile is not null)
+        {
+            var dockerfile = RecipeText.Decode("containerFile", fields.ContainerFile, options.MaxDockerfileBytes);
+            if (CredentialReadGuard.FindCredentialRead(dockerfile) is { } marker)
+            {
+                throw CredentialRead("containerFile", marker);
+            }
+            var context = new Dictionary<string, string>(StringComparer.Ordinal);
+            IReadOnlyList<CondaPackage> packages = [];
+            if (fields.CondaFile is not null)
+            {
+                var conda = RecipeText.Decode("condaFile", fields.CondaFile, options.MaxCondaFileBytes);
+                context[CondaTemplate.EnvironmentFileName] = conda;
+                packages = PackagesOf(CondaEnvironmentDependencies.Read(conda));
+            }
+            if (fields.SpackFile is not null)
+            {
+                context[SpackTemplate.EnvironmentFileName] = RecipeText.Decode("spackFile", fields.SpackFile, options.MaxSpackFileBytes);
+            }
+            return new Recipe(BuildKind.Dockerfile, dockerfile, context, packages);
+        }
+        if (fields.Packages is not null)
+        {
+            return RenderPackages(fields.Packages, options);
+        }
+        if (fields.CondaFile is not null)
+        {
+            var conda = RecipeText.Decode("condaFile", fields.CondaFile, options.MaxCondaFileBytes);
+            var dockerfile = CondaTemplate.Render(options.MambaImage, SplitBasePackages("condaFile", options.CondaBasePackages), []);
+            return new Recipe(BuildKind.Conda, dockerfile, OneFile(CondaTemplate.EnvironmentFileName, conda), PackagesOf(CondaEnvironmentDependencies.Read(conda)));
+        }
+        if (fields.SpackFile is not null)
+        {
+            var spack = RecipeText.Decode("spackFile", fields.SpackFile, options.MaxSpackFileBytes);
+            var dockerfile = SpackTemplate.Render(options.SpackBuilderImage, options.SpackRunnerImage);
+            return new Recipe(BuildKind.Spack, dockerfile, OneFile(SpackTemplate.EnvironmentFileName, spack), []);
+        }
+        if (!ImageReference.TryParse(fields.ContainerImage, out var image, out var imageError))
+        {
+            throw Invalid("containerImage", $"'{fields.ContainerImage}' is not a valid image name: {imageError}");
+        }
+        return new Recipe(BuildKind.Freeze, FreezeDockerfile.Render(image.ToString(), config: null), NoFiles(), []);
+    }
+
+    private static Recipe RenderPackages(PackagesFields packages, BuildOptions options)
+    {
+        if (string.IsNullOrWhiteSpace(packages.Type))
+        {
+            throw Invalid("packages.type", "is required (CONDA)");
+        }
+        if (!packages.Type.Equals("CONDA", StringComparison.OrdinalIgnoreCase))
+        {
+            var hint = packages.Type.Equals("SPACK", StringComparison.OrdinalIgnoreCase) ? ": send a Spack recipe as spackFile (base64 spack.yaml)" : "";
+            throw Invalid("packages.type", $"'{packages.Type}' is not supported: only CONDA{hint}");
+        }
+        var channels = packages.Channels ?? options.DefaultCondaChannels;
+        for (var i = 0; i < channels.Count; i++)
+        {
+            if (string.IsNullOrWhiteSpace(channels[i]) || channels[i].Any(c => char.IsWhiteSpace(c) || char.IsControl(c) || c is '\'' or '"' or '#'))
+            {
+                throw Invalid($"packages.channels[{i}]", $"'{channels[i]}' is not a channel name or URL");
+            }
+        }
+        var entries = packages.Entries ?? [];
+        string environment;
+        IReadOnlyList<CondaPackage> names;
+        if (packages.Environment is not null)
+        {
+            if (entries.Count > 0)
+            {
+                throw Invalid("packages.entries", "and packages.environment cannot both be given: list the packages in the environment file");
+            }
+            var file = RecipeText.Decode("packages.environment", packages.Environment, options.MaxCondaFileBytes);
+            environment = CondaEnvironmentFile.FromEnvironment(file, packages.Channels ?? []);
+            names = PackagesOf(CondaEnvironmentDependencies.Read(file));
+        }
+        else
+        {
+            if (entries.Count == 0)
+            {
+                throw Invalid("packages.entries", "is empty: list package specs (e.g. bioconda::salmon=1.10.3) or give packages.environment");
+            }
+            for (var i = 0; i < entries.Count; i++)
+            {
+                CheckEntry($"packages.entries[{i}]", entries[i]);
+            }
+            environment = CondaEnvironmentFile.FromPackages(entries, channels);
+            names = PackagesOf(entries);
+        }
+        var size = Encoding.UTF8.GetByteCount(environment);
+        if (size > options.MaxCondaFileBytes)
+        {
+            throw Invalid("packages", $"make a Conda environment of {size} bytes; at most {options.MaxCondaFileBytes} are allowed");
+        }
+
+        var opts = packages.CondaOpts;
+        var mambaImage = opts?.MambaImage ?? options.MambaImage;
+        if (!ImageReference.TryParse(mambaImage, out _, out var imageError))
+        {
+            throw Invalid("packages.condaOpts.mambaImage", $"'{mambaImage}' is not a valid image name: {imageError}");
+        }
+        var basePackages = SplitBasePackages("packages.condaOpts.basePackages", opts?.BasePackages ?? options.CondaBasePackages);
+        var commands = opts?.Commands ?? [];
+        for (var i = 0; i < commands.Count; i++)
+        {
+            var field = $"packages.condaOpts.commands[{i}]";
+            if (string.IsNullOrWhiteSpace(commands[i]) || commands[i].Any(char.IsControl))
+            {
+                throw Invalid(field, "must be one Dockerfile instruction on one line");
+            }
+            if (CredentialReadGuard.FindCredentialRead(commands[i]) is { } marker)
+            {
+                throw CredentialRead(field, marker);
+            }
+        }
+        var dockerfile = CondaTemplate.Render(mambaImage, basePackages, commands);
+        return new Recipe(BuildKind.Conda, dockerfile, OneFile(CondaTemplate.EnvironmentFileName, environment), names);
+    }
+
+    private static void CheckEntry(string field, string entry)
+    {
+        if (string.IsNullOrWhiteSpace(entry) || entry.Any(char.IsControl) || entry.Contains('#') || entry.Contains('\'') || entry.Contains('"'))
+        {
+            throw Invalid(field, $"'{entry}' is not a Conda package spec");
+        }
+        if (entry.StartsWith("http://", StringComparison.OrdinalIgnoreCase) || entry.StartsWith("https://", StringComparison.OrdinalIgnoreCase))
+        {
+            throw Invalid(field, $"'{entry}' is a URL: remote Conda lock files are not supported, list package specs");
+        }
+    }
+
+    private static IReadOnlyList<string> SplitBasePackages(string field, string basePackages)
+    {
+        var words = basePackages.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
+        foreach (var word in words)
+        {
+            if (word.Any(c => char.IsControl(c) || c is '\'' or '"' or '`' or '$'))
+            {
+                throw Invalid(field, $"'{word}' is not a Conda package spec");
+            }
+            if (CredentialReadGuard.FindCredentialRead(word) is { } marker)
+            {
+                throw CredentialRead(field, marker);
+            }
+        }
+        return words;
+    }
+
+    private static void CheckConfig(ContainerConfig config)
+    {
+        for (var i = 0; i < (config.Env?.Count ?? 0); i++)
+        {
+            var entry = config.Env![i];
+            var equals = entry?.IndexOf('=') ?? -1;
+            if (entry is null || equals <= 0 || !IsEnvName(entry[..equals]) || entry.Any(char.IsControl))
+            {
+                throw Invalid($"containerConfig.env[{i}]", $"'{entry}' must have the form NAME=VALUE (NAME of letters, digits and '_', one line)");
+            }
+        }
+        if (config.WorkingDir is { } workingDir && (workingDir.Trim().Length == 0 || workingDir.Any(char.IsControl)))
+        {
+            throw Invalid("containerConfig.workingDir", "must be a path on one line");
+        }
+        CheckArguments("containerConfig.entrypoint", config.Entrypoint);
+        CheckArguments("containerConfig.cmd", config.Cmd);
+    }
+
+    private static void CheckArguments(string field, IReadOnlyList<string>? arguments)
+    {
+        for (var i = 0; i < (arguments?.Count ?? 0); i++)
+        {
+            if (arguments![i] is null)
+            {
+                throw Invalid($"{field}[{i}]", "must be a string");
+            }
+        }
+    }
+
+    private static bool IsEnvName(string name) =>
+        (char.IsAsciiLetter(name[0]) || name[0] == '_') && name.All(c => char.IsAsciiLetterOrDigit(c) || c == '_');
+
+    private static void ReadLayers(ContainerConfig config, BuildOptions options, Dictionary<string, byte[]> binaryFiles, List<RemoteLayer> remoteLayers)
+    {
+        var layers = config.Layers ?? [];
+        for (var i = 0; i < layers.Count; i++)
+        {
+            var field = $"containerConfig.layers[{i}]";
+            var layer = layers[i];
+            if (!LayerLocation.TryParse(layer.Location, out var location, out var locationError))
+            {
+                throw Invalid($"{field}.location", locationError);
+            }
+            if (!Digest.IsValid(layer.GzipDigest))
+            {
+                throw Invalid($"{field}.gzipDigest", layer.GzipDigest is null ? "is required" : $"'{layer.GzipDigest}' is not a sha256 digest (sha256:<64 lower-case hex>)");
+            }
+            if (!Digest.IsValid(layer.TarDigest))
+            {
+                throw Invalid($"{field}.tarDigest", layer.TarDigest is null ? "is required" : $"'{layer.TarDigest}' is not a sha256 digest (sha256:<64 lower-case hex>)");
+            }
+            if (layer.GzipSize <= 0)
+            {
+                throw Invalid($"{field}.gzipSize", "is required and must be greater than zero");
+            }
+            var path = FreezeDockerfile.LayerFileName(i);
+            switch (location)
+            {
+                case LayerLocation.Inline inline:
+                    var bytes = inline.TryDecode() ?? throw Invalid($"{field}.location", "is not valid base64");
+                    if (LayerVerifier.Verify(bytes, layer, options.MaxLayerTarBytes) is { } mismatch)
+                    {
+                        throw Invalid($"{field}.{mismatch.Field}", mismatch.Problem);
+                    }
+                    binaryFiles[path] = bytes;
+                    break;
+                case LayerLocation.Remote remote:
+                    remoteLayers.Add(new RemoteLayer(path, remote.Uri, layer.GzipDigest!, layer.GzipSize));
+                    break;
+            }
+        }
+    }
+
+    private static IReadOnlyList<CondaPackage> PackagesOf(IEnumerable<string> specs) =>
+        specs.Select(CondaPackage.FromSpec).OfType<CondaPackage>().ToList();
+
+    private static Dictionary<string, string> NoFiles() => new(StringComparer.Ordinal);
+
+    private static Dictionary<string, string> OneFile(string path, string text) => new(StringComparer.Ordinal) { [path] = text };
+
+    private static InvalidBuildRequestException CredentialRead(string field, string marker) =>
+        Invalid(field, $"reads the build's registry credentials ('{marker}'), which builds may not do");
+
+    private static InvalidBuildRequestException Invalid(string field, string problem) => RecipeText.Invalid(field, problem);
+}
