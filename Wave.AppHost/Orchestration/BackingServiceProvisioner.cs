@@ -67,8 +67,12 @@ public sealed class BackingServiceProvisioner(IConfiguration configuration, stri
     private static async Task<ProvisionedService> StartPostgresAsync(BackingResource resource, string initdb, string postgres, string folder,
         LogTail log, CancellationToken cancellationToken)
     {
-        var cluster = Path.Combine(folder, "cluster");
         var asPostgres = RunAsPostgresUser();
+        if (asPostgres)
+        {
+            folder = PostgresReachableFolder(folder, log);
+        }
+        var cluster = Path.Combine(folder, "cluster");
         if (!File.Exists(Path.Combine(cluster, "PG_VERSION")))
         {
             Directory.CreateDirectory(cluster);
@@ -92,6 +96,36 @@ public sealed class BackingServiceProvisioner(IConfiguration configuration, stri
         // SIGINT is postgres' "fast" shutdown: it does not wait for clients to disconnect.
         return new ProvisionedService(ConnectionStrings.ForServer(resource, "127.0.0.1", port, null), postgres, $"tcp://127.0.0.1:{port}",
             [(process, ProcessTree.SigInt)]);
+    }
+
+    /// <summary>
+    /// The postgres user must be able to walk down to its cluster: the AppHost's own folders are opened for that
+    /// (search only, not listing); when a parent it does not own is closed (a home folder such as /root), the cluster
+    /// goes to a folder of its own under /var/tmp, named after the data folder so that it is found again next run.
+    /// </summary>
+    private static string PostgresReachableFolder(string folder, LogTail log)
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return folder;
+        }
+        var root = Path.GetDirectoryName(Path.GetDirectoryName(folder)!)!;
+        var ours = new[] { folder, Path.GetDirectoryName(folder)! };
+        foreach (var dir in ours)
+        {
+            File.SetUnixFileMode(dir, File.GetUnixFileMode(dir) | UnixFileMode.OtherExecute | UnixFileMode.GroupExecute);
+        }
+        for (var dir = new DirectoryInfo(root); dir is not null; dir = dir.Parent)
+        {
+            if ((File.GetUnixFileMode(dir.FullName) & UnixFileMode.OtherExecute) == 0)
+            {
+                var elsewhere = Path.Combine("/var/tmp", "wave-apphost-postgres-" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(folder)))[..12]);
+                Directory.CreateDirectory(elsewhere);
+                log.Add($"[apphost] the postgres user cannot enter {dir.FullName}: the cluster of {folder} is kept in {elsewhere}");
+                return elsewhere;
+            }
+        }
+        return folder;
     }
 
     /// <summary>Postgres refuses to run as root: as root it runs as the postgres user, which must own its data.</summary>

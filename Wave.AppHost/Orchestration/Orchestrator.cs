@@ -50,8 +50,9 @@ public sealed class Orchestrator(
         {
             Directory.CreateDirectory(mode.DataDirectory);
             var provisioner = new BackingServiceProvisioner(configuration, mode.DataDirectory);
-            var connectionStrings = new Dictionary<string, string>(StringComparer.Ordinal);
-            foreach (var backing in model.BackingResources)
+            // The backing services do not depend on each other: they start side by side (RabbitMQ's first boot alone
+            // takes seconds).
+            var provisioned = await Task.WhenAll(model.BackingResources.Select(async backing =>
             {
                 var entry = board[backing.Name];
                 entry.State = ResourceState.Starting;
@@ -60,14 +61,15 @@ public sealed class Orchestrator(
                 {
                     _backing.Add((backing.Name, service));
                 }
-                connectionStrings[backing.Name] = service.ConnectionString;
                 entry.Source = service.Source;
                 entry.Endpoint = service.Endpoint;
                 entry.ProcessId = service.MainProcessId;
                 entry.Health = "Healthy";
                 entry.State = ResourceState.Running;
                 logger.LogInformation("{Resource} is ready ({Source})", backing.Name, service.Source);
-            }
+                return (backing.Name, service.ConnectionString);
+            }));
+            var connectionStrings = provisioned.ToDictionary(p => p.Name, p => p.ConnectionString, StringComparer.Ordinal);
 
             var otlp = OwnAddress();
             var endpoints = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -258,15 +260,15 @@ public sealed class Orchestrator(
             await p.Process.StopAsync(ProcessTree.SigTerm, StopGrace);
             board[p.Name].State = ResourceState.Stopped;
         }));
-        foreach (var (name, service) in Enumerable.Reverse(backing))
+        await Task.WhenAll(backing.Select(async b =>
         {
-            board[name].State = ResourceState.Stopping;
-            foreach (var (process, signal) in service.Processes)
+            board[b.Name].State = ResourceState.Stopping;
+            foreach (var (process, signal) in b.Service.Processes)
             {
                 await process.StopAsync(signal, StopGrace);
             }
-            board[name].State = ResourceState.Stopped;
-        }
+            board[b.Name].State = ResourceState.Stopped;
+        }));
         logger.LogInformation("Stopped everything the AppHost started; data is kept in {DataDirectory}", mode.DataDirectory);
     }
 
