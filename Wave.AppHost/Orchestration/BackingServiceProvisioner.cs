@@ -199,6 +199,8 @@ public sealed class BackingServiceProvisioner(IConfiguration configuration, stri
             ["RABBITMQ_CONFIG_FILE"] = config,
             ["RABBITMQ_ENABLED_PLUGINS_FILE"] = Path.Combine(folder, "enabled_plugins"),
             ["RABBITMQ_LOGS"] = "-",
+            // The script then execs the VM (no shell in between), which stops gracefully on SIGTERM.
+            ["RUNNING_UNDER_SYSTEMD"] = "true",
         };
         var node = ManagedProcess.Start("rabbitmq", server, [], environment, log, workingDirectory: folder, echo: false);
         await Executables.WaitForTcpAsync(port, StartTimeout, node, "rabbitmq-server", cancellationToken);

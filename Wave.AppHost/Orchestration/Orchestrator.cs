@@ -19,7 +19,7 @@ public sealed class Orchestrator(
     IConfiguration configuration,
     IServer server,
     IHostApplicationLifetime lifetime,
-    ILogger<Orchestrator> logger) : BackgroundService
+    ILogger<Orchestrator> logger) : BackgroundService, IHostedLifecycleService
 {
     private static readonly TimeSpan HealthTimeout = TimeSpan.FromSeconds(90);
     private static readonly TimeSpan StopGrace = TimeSpan.FromSeconds(15);
@@ -50,44 +50,21 @@ public sealed class Orchestrator(
         {
             Directory.CreateDirectory(mode.DataDirectory);
             var provisioner = new BackingServiceProvisioner(configuration, mode.DataDirectory);
-            // The backing services do not depend on each other: they start side by side (RabbitMQ's first boot alone
-            // takes seconds).
-            var provisioned = await Task.WhenAll(model.BackingResources.Select(async backing =>
+            // Every resource starts as soon as what it references is ready: the backing services side by side
+            // (RabbitMQ's first boot alone takes seconds), each project once its references are up.
+            var ready = new Dictionary<string, Task<string>>(StringComparer.Ordinal);
+            foreach (var backing in model.BackingResources)
             {
-                var entry = board[backing.Name];
-                entry.State = ResourceState.Starting;
-                var service = await provisioner.ProvisionAsync(backing, entry.Log, stoppingToken);
-                lock (_gate)
-                {
-                    _backing.Add((backing.Name, service));
-                }
-                entry.Source = service.Source;
-                entry.Endpoint = service.Endpoint;
-                entry.ProcessId = service.MainProcessId;
-                entry.Health = "Healthy";
-                entry.State = ResourceState.Running;
-                logger.LogInformation("{Resource} is ready ({Source})", backing.Name, service.Source);
-                return (backing.Name, service.ConnectionString);
-            }));
-            var connectionStrings = provisioned.ToDictionary(p => p.Name, p => p.ConnectionString, StringComparer.Ordinal);
-
+                ready[backing.Name] = ProvisionAsync(provisioner, backing, stoppingToken);
+            }
             var otlp = OwnAddress();
-            var endpoints = new Dictionary<string, string>(StringComparer.Ordinal);
             foreach (var project in model.ProjectsInStartOrder())
             {
-                var entry = board[project.Name];
-                entry.State = ResourceState.Starting;
-                var port = Executables.FreeLoopbackPort();
-                var url = $"http://127.0.0.1:{port.ToString(CultureInfo.InvariantCulture)}";
-                var environment = Environment(project, url, otlp, connectionStrings, endpoints);
-                var process = StartProject(project, environment, entry);
-                entry.Endpoint = url;
-                await WaitHealthyAsync(project.Name, url, process, stoppingToken);
-                endpoints[project.Name] = url;
-                entry.Health = "Healthy";
-                entry.State = ResourceState.Running;
-                logger.LogInformation("{Project} is healthy on {Url}", project.Name, url);
+                var dependencies = project.References.Select(r => (r.Target.Name, Ready: ready[r.Target.Name])).ToList();
+                ready[project.Name] = StartProjectAsync(project, dependencies, otlp, stoppingToken);
             }
+            await Task.WhenAll(ready.Values);
+            var endpoints = ready.ToDictionary(r => r.Key, r => r.Value.Result, StringComparer.Ordinal);
             logger.LogInformation("Wave is running: api {Api}, registry {Proxy}. Ctrl+C stops everything.",
                 endpoints.GetValueOrDefault("api"), endpoints.GetValueOrDefault("registry-proxy"));
             Ready.TrySetResult(true);
@@ -108,6 +85,47 @@ public sealed class Orchestrator(
             System.Environment.ExitCode = 1;
             lifetime.StopApplication();
         }
+    }
+
+    /// <summary>Provisions one backing service; the task's result is its connection string.</summary>
+    private async Task<string> ProvisionAsync(BackingServiceProvisioner provisioner, BackingResource backing, CancellationToken stoppingToken)
+    {
+        var entry = board[backing.Name];
+        entry.State = ResourceState.Starting;
+        var service = await provisioner.ProvisionAsync(backing, entry.Log, stoppingToken);
+        lock (_gate)
+        {
+            _backing.Add((backing.Name, service));
+        }
+        entry.Source = service.Source;
+        entry.Endpoint = service.Endpoint;
+        entry.ProcessId = service.MainProcessId;
+        entry.Health = "Healthy";
+        entry.State = ResourceState.Running;
+        logger.LogInformation("{Resource} is ready ({Source})", backing.Name, service.Source);
+        return service.ConnectionString;
+    }
+
+    /// <summary>Starts one project once its references are ready; the task's result is its URL.</summary>
+    private async Task<string> StartProjectAsync(ProjectResource project, IReadOnlyList<(string Name, Task<string> Ready)> dependencies,
+        string otlp, CancellationToken stoppingToken)
+    {
+        var values = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var (name, task) in dependencies)
+        {
+            values[name] = await task;
+        }
+        var entry = board[project.Name];
+        entry.State = ResourceState.Starting;
+        var port = Executables.FreeLoopbackPort();
+        var url = $"http://127.0.0.1:{port.ToString(CultureInfo.InvariantCulture)}";
+        var process = StartProject(project, Environment(project, url, otlp, values, values), entry);
+        entry.Endpoint = url;
+        await WaitHealthyAsync(project.Name, url, process, stoppingToken);
+        entry.Health = "Healthy";
+        entry.State = ResourceState.Running;
+        logger.LogInformation("{Project} is healthy on {Url}", project.Name, url);
+        return url;
     }
 
     private async Task<bool> WaitForStartedAsync(CancellationToken stoppingToken)
@@ -243,9 +261,32 @@ public sealed class Orchestrator(
         }
     }
 
+    /// <summary>
+    /// Everything is stopped while the AppHost's web server still runs: the services flush their telemetry to its
+    /// OTLP receiver on the way out, and would otherwise retry against a closed port until their export timeout.
+    /// </summary>
+    public async Task StoppingAsync(CancellationToken cancellationToken)
+    {
+        await base.StopAsync(cancellationToken);
+        await (_stopped ??= StopEverythingAsync());
+    }
+
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
         await base.StopAsync(cancellationToken);
+        await (_stopped ??= StopEverythingAsync());
+    }
+
+    public Task StartingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StartedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StoppedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    private Task? _stopped;
+
+    private async Task StopEverythingAsync()
+    {
         List<(string Name, ManagedProcess Process)> projects;
         List<(string Name, ProvisionedService Service)> backing;
         lock (_gate)
@@ -257,17 +298,21 @@ public sealed class Orchestrator(
         await Task.WhenAll(projects.Select(async p =>
         {
             board[p.Name].State = ResourceState.Stopping;
+            var watch = System.Diagnostics.Stopwatch.StartNew();
             await p.Process.StopAsync(ProcessTree.SigTerm, StopGrace);
             board[p.Name].State = ResourceState.Stopped;
+            logger.LogInformation("{Resource} stopped in {Seconds:0.0} s", p.Name, watch.Elapsed.TotalSeconds);
         }));
         await Task.WhenAll(backing.Select(async b =>
         {
             board[b.Name].State = ResourceState.Stopping;
+            var watch = System.Diagnostics.Stopwatch.StartNew();
             foreach (var (process, signal) in b.Service.Processes)
             {
                 await process.StopAsync(signal, StopGrace);
             }
             board[b.Name].State = ResourceState.Stopped;
+            logger.LogInformation("{Resource} stopped in {Seconds:0.0} s", b.Name, watch.Elapsed.TotalSeconds);
         }));
         logger.LogInformation("Stopped everything the AppHost started; data is kept in {DataDirectory}", mode.DataDirectory);
     }
