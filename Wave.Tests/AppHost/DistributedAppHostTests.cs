@@ -77,7 +77,7 @@ public sealed class DistributedAppHostTests(RegistryFixture registryFixture, Doc
         Assert.True(Directory.Exists(Path.Combine(data, "rabbitmq", "mnesia")));
     }
 
-    private static async Task<List<JsonNode>> WaitAllRunningAsync(HttpClient dashboard, TestProcess appHost, CancellationToken cancellation)
+    internal static async Task<List<JsonNode>> WaitAllRunningAsync(HttpClient dashboard, TestProcess appHost, CancellationToken cancellation)
     {
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(120);
         var last = "";
