@@ -21,7 +21,7 @@ public sealed record ProvisionedService(string ConnectionString, string Source, 
 /// </summary>
 public sealed class BackingServiceProvisioner(IConfiguration configuration, string dataDirectory)
 {
-    private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
+    private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(120);
 
     public async Task<ProvisionedService> ProvisionAsync(BackingResource resource, LogTail log, CancellationToken cancellationToken)
     {

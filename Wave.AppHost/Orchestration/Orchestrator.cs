@@ -26,6 +26,8 @@ public sealed class Orchestrator(
 
     private readonly List<(string Name, ProvisionedService Service)> _backing = [];
     private readonly List<(string Name, ManagedProcess Process)> _projects = [];
+    private readonly Dictionary<string, (ProjectResource Project, Dictionary<string, string?> Environment)> _launches = new(StringComparer.Ordinal);
+    private const int MaxRestarts = 5;
     private readonly Lock _gate = new();
     private readonly HttpClient _http = new() { Timeout = TimeSpan.FromSeconds(5) };
 
@@ -187,6 +189,7 @@ public sealed class Orchestrator(
         lock (_gate)
         {
             _projects.Add((project.Name, process));
+            _launches[project.Name] = (project, environment);
         }
         entry.ProcessId = process.Id;
         return process;
@@ -236,14 +239,33 @@ public sealed class Orchestrator(
                 var entry = board[name];
                 if (process.HasExited)
                 {
-                    entry.State = ResourceState.Failed;
                     entry.Health = "Unhealthy";
+                    if (entry.RestartCount >= MaxRestarts)
+                    {
+                        entry.State = ResourceState.Failed;
+                        continue;
+                    }
+                    // Same port and environment, so that the services that reference it find it again.
+                    logger.LogWarning("{Project} exited on its own; restarting it", name);
+                    (ProjectResource Project, Dictionary<string, string?> Environment) launch;
+                    lock (_gate)
+                    {
+                        _projects.RemoveAll(p => ReferenceEquals(p.Process, process));
+                        launch = _launches[name];
+                    }
+                    Interlocked.Increment(ref entry.RestartCount);
+                    entry.State = ResourceState.Starting;
+                    StartProject(launch.Project, launch.Environment, entry);
                     continue;
                 }
                 try
                 {
                     using var response = await _http.GetAsync(new Uri(entry.Endpoint + "/health"), stoppingToken);
                     entry.Health = response.IsSuccessStatusCode ? "Healthy" : "Unhealthy";
+                    if (response.IsSuccessStatusCode && entry.State == ResourceState.Starting)
+                    {
+                        entry.State = ResourceState.Running;
+                    }
                 }
                 catch (Exception e) when (e is HttpRequestException or TaskCanceledException && !stoppingToken.IsCancellationRequested)
                 {

@@ -38,6 +38,25 @@ public sealed class DashboardTests(RedisFixture redisFixture)
             Assert.Contains("serviceInfo", await client.GetStringAsync($"{api}/service-info", cancellation), StringComparison.Ordinal);
         }
 
+        // A service that dies is started again, on the same address, and its restart is counted.
+        var builderPid = resources.Single(r => r["name"]!.GetValue<string>() == "builder")["processId"]!.GetValue<int>();
+        await TestProcess.RunAsync("kill", ["-KILL", builderPid.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        JsonNode? builder = null;
+        while (DateTime.UtcNow < deadline)
+        {
+            builder = JsonNode.Parse(await dashboard.GetStringAsync("/api/resources?logLines=0", cancellation))!.AsArray()
+                .Single(r => r!["name"]!.GetValue<string>() == "builder");
+            if (builder!["restartCount"]!.GetValue<int>() == 1 && builder["state"]!.GetValue<string>() == "Running"
+                && builder["processId"]!.GetValue<int>() != builderPid)
+            {
+                break;
+            }
+            await Task.Delay(250, cancellation);
+        }
+        Assert.True(builder!["restartCount"]!.GetValue<int>() == 1 && builder["state"]!.GetValue<string>() == "Running",
+            $"the builder was not restarted: {builder.ToJsonString()}\n{appHost.Output}");
+
         using var playwright = await Playwright.CreateAsync();
         await using var browser = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
         {
@@ -55,6 +74,7 @@ public sealed class DashboardTests(RedisFixture redisFixture)
         }
         var redisRow = await page.InnerTextAsync("#resources tr[data-name='redis']");
         Assert.Contains("ConnectionStrings__redis", redisRow, StringComparison.Ordinal);
+        await page.WaitForSelectorAsync("#resources tr[data-name='builder'] td:nth-child(7):text-is('1')", new() { Timeout = 10_000 });
         var apiRow = await page.InnerTextAsync("#resources tr[data-name='api']");
         Assert.Contains("Healthy", apiRow, StringComparison.Ordinal);
         Assert.Contains(api, apiRow, StringComparison.Ordinal);

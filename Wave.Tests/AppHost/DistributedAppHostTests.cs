@@ -79,7 +79,7 @@ public sealed class DistributedAppHostTests(RegistryFixture registryFixture, Doc
 
     internal static async Task<List<JsonNode>> WaitAllRunningAsync(HttpClient dashboard, TestProcess appHost, CancellationToken cancellation)
     {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(120);
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(180);
         var last = "";
         while (DateTime.UtcNow < deadline)
         {
@@ -88,7 +88,10 @@ public sealed class DistributedAppHostTests(RegistryFixture registryFixture, Doc
             {
                 var resources = (await dashboard.GetFromJsonAsync<JsonArray>("/api/resources?logLines=0", cancellation))!.Select(r => r!).ToList();
                 last = string.Join(", ", resources.Select(r => $"{r["name"]}={r["state"]}/{r["health"]}"));
-                Assert.DoesNotContain(resources, r => r["state"]!.GetValue<string>() == "Failed");
+                if (resources.Any(r => r["state"]!.GetValue<string>() == "Failed"))
+                {
+                    Assert.Fail("a resource failed: " + await dashboard.GetStringAsync("/api/resources?logLines=40", cancellation) + "\n" + appHost.Output);
+                }
                 Assert.Equal(Resources.Order(StringComparer.Ordinal), resources.Select(r => r["name"]!.GetValue<string>()).Order(StringComparer.Ordinal));
                 if (resources.All(r => r["state"]!.GetValue<string>() == "Running" && r["health"]!.GetValue<string>() == "Healthy"))
                 {
@@ -100,7 +103,7 @@ public sealed class DistributedAppHostTests(RegistryFixture registryFixture, Doc
             }
             await Task.Delay(250, cancellation);
         }
-        throw new TimeoutException($"not every resource was running after 120 s ({last}):\n{appHost.Output}");
+        throw new TimeoutException($"not every resource was running after 180 s ({last}):\n{appHost.Output}");
     }
 
     private static async Task WaitForSpansAsync(HttpClient dashboard, string[] services, CancellationToken cancellation)
