@@ -1,18 +1,27 @@
-// Embedded mode: the Api, the /v2/ registry endpoints and the Builder worker in one web host, with in-process
-// state, on http://localhost:9090 unless --urls / ASPNETCORE_URLS say otherwise.
-var builder = WebApplication.CreateBuilder(args);
-builder.UseDefaultUrl("http://localhost:9090");
+// The application model, as an Aspire AppHost declares it. Without arguments it runs embedded (everything in this
+// process on http://localhost:9090); `--distributed` (or any ConnectionStrings__* variable) starts the backing
+// services and the three services as processes; `--publisher manifest|kubernetes --output-path X` writes it out.
+using Wave.AppHost.Model;
 
-builder.AddServiceDefaults();
-builder.AddWaveApi();
-builder.AddWaveRegistryProxy();
-builder.AddWaveBuilder();
+var builder = DistributedApplication.CreateBuilder(args);
 
-var app = builder.Build();
+var redis = builder.AddRedis("redis");
+var postgres = builder.AddPostgres("postgres").WithDatabase("wave");
+var rabbitmq = builder.AddRabbitMQ("rabbitmq");
 
-app.MapDefaultEndpoints();
-app.MapWaveApi();
-app.MapWaveRegistryProxy();
-app.MapWaveBuilder();
+var registryProxy = builder.AddProject<Projects.Wave_RegistryProxy>("registry-proxy")
+    .WithReference(redis)
+    .WithReference(postgres);
 
-app.Run();
+builder.AddProject<Projects.Wave_Api>("api")
+    .WithReference(redis)
+    .WithReference(postgres)
+    .WithReference(rabbitmq)
+    .WithReference(registryProxy);
+
+builder.AddProject<Projects.Wave_Builder>("builder")
+    .WithReference(redis)
+    .WithReference(postgres)
+    .WithReference(rabbitmq);
+
+return await builder.Build().RunAsync();
