@@ -23,6 +23,9 @@ internal sealed class BuildFolder
     public string AuthFile => System.IO.Path.Combine(Path, "auth.json");
     public string DigestFile => System.IO.Path.Combine(Path, "digest");
 
+    /// <summary>A folder's layout without creating anything (for composing arguments).</summary>
+    public static BuildFolder At(string path) => new(path);
+
     public static BuildFolder Create(string parent, string buildId)
     {
         var safeId = new string(buildId.Select(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '-' or '.' ? c : '-').Take(80).ToArray());

@@ -130,6 +130,34 @@ public sealed class BuildahBuildTests(RegistryFixture registryFixture, DockerEng
     }
 
     [Fact]
+    public async Task Cancelling_a_build_kills_it_keeps_its_log_and_throws()
+    {
+        var registries = await registryFixture.GetAsync();
+        var marker = "wave-cancel-" + LocalBuild.UniqueTag();
+        var job = LocalBuild.Job($"{registries.Plain.Host}/builds/cancelled:{LocalBuild.UniqueTag()}", $"""
+            FROM {registries.Images.DockerV2}
+            RUN echo started-{marker} && sleep 30
+            """);
+        var log = new CollectingLogSink();
+        using var cancel = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+
+        var running = _build.Backend.RunAsync(job, new Dictionary<string, RegistryCredentials>(), log, cancel.Token);
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (!log.Text.Split('\n').Contains($"started-{marker}") && !running.IsCompleted && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(100, TestContext.Current.CancellationToken);
+        }
+        Assert.False(running.IsCompleted, log.Text);
+        await cancel.CancelAsync();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => running);
+        Assert.Contains($"started-{marker}", log.Text.Split('\n'));
+        Assert.Empty(_build.LeftoverBuildFolders());
+        await AssertNoProcessUsesAsync(_build.Options.WorkDirectory, marker);
+        Assert.Equal("", await _build.ContainersAsync());
+    }
+
+    [Fact]
     public async Task A_push_to_a_basic_auth_registry_uses_the_credentials_of_its_host_and_never_logs_them()
     {
         var registries = await registryFixture.GetAsync();
