@@ -123,6 +123,12 @@ public sealed class BuildahBuildBackend : IBuildBackend
             killed = true;
             throw;
         }
+        catch (CommandStartException e)
+        {
+            // A builder without buildah fails every build the same way; say so rather than retry the job forever.
+            await output.NoteAsync(e.Message);
+            return Outcome(false, null, null, e.Message);
+        }
         finally
         {
             if (imageBuilt)
@@ -213,7 +219,7 @@ public sealed class BuildahBuildBackend : IBuildBackend
                 _logger.LogWarning("{Command} exited with {ExitCode}", command, exit);
             }
         }
-        catch (Exception e) when (e is OperationCanceledException or InvalidOperationException)
+        catch (Exception e) when (e is OperationCanceledException or CommandStartException)
         {
             _logger.LogWarning("{Command} did not finish: {Message}", command, e.Message);
         }

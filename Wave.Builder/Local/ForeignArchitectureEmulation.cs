@@ -116,7 +116,7 @@ internal sealed class ForeignArchitectureEmulation(string binfmtDirectory, ILogg
                 logger.LogWarning("{Command} {Arguments} exited with {ExitCode}", fileName, string.Join(' ', arguments), exitCode);
             }
         }
-        catch (Exception e) when (e is InvalidOperationException or OperationCanceledException)
+        catch (Exception e) when (e is CommandStartException or OperationCanceledException)
         {
             logger.LogWarning("{Command} could not run: {Message}", fileName, e.Message);
         }

@@ -61,7 +61,7 @@ internal static class StreamedProcess
         }
         catch (Win32Exception e)
         {
-            throw new InvalidOperationException($"cannot start '{fileName}': {e.Message}", e);
+            throw new CommandStartException($"cannot start '{fileName}': {e.Message}", e);
         }
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
@@ -115,3 +115,6 @@ internal static class StreamedProcess
         }
     }
 }
+
+/// <summary>The command could not be started at all (missing binary, no permission).</summary>
+internal sealed class CommandStartException(string message, Exception inner) : Exception(message, inner);

@@ -41,6 +41,19 @@ public sealed class BuildahBuildValidationTests : IDisposable
         Assert.False(Directory.Exists(Path.Combine(_work, "contexts")) && Directory.EnumerateFileSystemEntries(Path.Combine(_work, "contexts")).Any());
     }
 
+    [Fact]
+    public async Task A_missing_buildah_fails_the_build_with_a_reason_instead_of_throwing()
+    {
+        var log = new CollectingLogSink();
+        var outcome = await Backend().RunAsync(LocalBuild.Job("127.0.0.1:5000/builds/x:1", "FROM busybox\n"),
+            new Dictionary<string, RegistryCredentials>(), log, TestContext.Current.CancellationToken);
+
+        Assert.False(outcome.Succeeded);
+        Assert.StartsWith("cannot start '/nonexistent/buildah'", outcome.FailureReason, StringComparison.Ordinal);
+        Assert.Contains("cannot start", log.Text, StringComparison.Ordinal);
+        Assert.Empty(Directory.EnumerateFileSystemEntries(Path.Combine(_work, "contexts")));
+    }
+
     public void Dispose()
     {
         if (Directory.Exists(_work))
