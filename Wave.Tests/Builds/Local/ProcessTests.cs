@@ -15,11 +15,11 @@ public sealed class ProcessTests
     {
         var sh = Requirements.Binary("sh", "dash");
         var lines = Channel.CreateUnbounded<string>();
-        var running = StreamedProcess.RunAsync(sh, ["-c", "echo first; echo to-stderr >&2; sleep 3; echo last"], NoEnvironment,
+        var running = StreamedProcess.RunAsync(sh, ["-c", "echo first; echo to-stderr >&2; sleep 5; echo last"], NoEnvironment,
             line => lines.Writer.WriteAsync(line, TestContext.Current.CancellationToken), TestContext.Current.CancellationToken);
 
         using var soon = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
-        soon.CancelAfter(TimeSpan.FromSeconds(2));
+        soon.CancelAfter(TimeSpan.FromSeconds(4));
         var early = new[] { await lines.Reader.ReadAsync(soon.Token), await lines.Reader.ReadAsync(soon.Token) };
         Assert.False(running.IsCompleted);
         Assert.Equal(["first", "to-stderr"], early.Order());
@@ -52,11 +52,23 @@ public sealed class ProcessTests
             }
             return ValueTask.CompletedTask;
         }, cancel.Token);
-        await Task.Delay(700, TestContext.Current.CancellationToken);
-        cancel.Cancel();
+        for (var waited = 0; waited < 100 && !Started(); waited++)
+        {
+            await Task.Delay(100, TestContext.Current.CancellationToken);
+        }
+        await Task.Delay(300, TestContext.Current.CancellationToken); // let the grandchildren start
+        await cancel.CancelAsync();
 
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => running);
         Assert.Equal(["started"], lines);
+
+        bool Started()
+        {
+            lock (lines)
+            {
+                return lines.Count > 0;
+            }
+        }
         await AssertGoneAsync(marker);
     }
 
@@ -73,9 +85,13 @@ public sealed class ProcessTests
     {
         var sh = Requirements.Binary("sh", "dash");
         await using var tree = TestProcess.Start(sh, ["-c", "sh -c 'sleep 30' & sleep 30 & wait"]);
-        await Task.Delay(300, TestContext.Current.CancellationToken);
-
         var members = ProcessTree.Members(tree.Id);
+        for (var waited = 0; waited < 50 && members.Count < 4; waited++)
+        {
+            await Task.Delay(100, TestContext.Current.CancellationToken);
+            members = ProcessTree.Members(tree.Id);
+        }
+
         Assert.Contains(tree.Id, members);
         Assert.True(members.Count >= 4, $"expected the shell, the inner shell and two sleeps; found {members.Count}");
         Assert.DoesNotContain(Environment.ProcessId, members);
