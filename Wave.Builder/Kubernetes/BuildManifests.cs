@@ -201,8 +201,12 @@ public static partial class BuildManifests
         var index = 0;
         foreach (var (path, content) in job.ContextFiles.OrderBy(f => f.Key, StringComparer.Ordinal))
         {
-            var normalized = path.Replace('\\', '/').TrimStart('.', '/');
-            if (normalized.Length == 0 || Path.IsPathRooted(path) || normalized.Split('/').Any(segment => segment is ".." or "") || normalized == "Dockerfile")
+            var normalized = path.Replace('\\', '/');
+            while (normalized.StartsWith("./", StringComparison.Ordinal))
+            {
+                normalized = normalized[2..];
+            }
+            if (normalized.Length == 0 || normalized.StartsWith('/') || normalized.Split('/').Any(segment => segment is ".." or "." or "") || normalized == "Dockerfile")
             {
                 throw new BuildContextException($"the context file path '{path}' is not a plain relative path");
             }
