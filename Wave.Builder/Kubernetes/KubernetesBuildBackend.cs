@@ -84,6 +84,13 @@ public sealed class KubernetesBuildBackend(
             // Kubernetes never reported the deadline (e.g. the pod could not even be scheduled): give up ourselves.
             end = new JobEnd(false, "DeadlineExceeded", "no end reported by Kubernetes within the build timeout");
         }
+        catch
+        {
+            // Cancelled or the API failed: stop reading the log before the objects are deleted.
+            await deadline.CancelAsync();
+            await follower.ContinueWith(_ => { }, TaskScheduler.Default);
+            throw;
+        }
         finally
         {
             await jobEnded.CancelAsync();

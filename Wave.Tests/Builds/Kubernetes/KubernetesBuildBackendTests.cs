@@ -350,4 +350,30 @@ public sealed class KubernetesBuildBackendTests
         Assert.Contains("ConfigMap", outcome.FailureReason);
         Assert.DoesNotContain(api.Calls, c => c.Method == "POST");
     }
+
+    [Fact]
+    public async Task A_cancelled_build_still_deletes_its_objects()
+    {
+        await using var api = await FakeKubernetesApi.StartAsync(Namespace, $"Bearer {Token}");
+        api.Script = new PodScript { Hangs = true };
+        var (client, backend) = Backend(api);
+        using var _ = client;
+        using var cancel = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        var names = KubernetesBuildNames.For(Job().BuildId);
+        var build = backend.RunAsync(Job(), Credentials, new CollectingLogSink(), cancel.Token);
+        // Cancel once the build is running in the cluster.
+        for (var waited = 0; !api.Calls.Any(c => c.Query.ContainsKey("watch")) && waited < 200; waited++)
+        {
+            await Task.Delay(50, TestContext.Current.CancellationToken);
+        }
+        Assert.True(api.Exists("jobs", names.Job), "the Job was created before the cancellation");
+        await cancel.CancelAsync();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => build);
+
+        Assert.False(api.Exists("jobs", names.Job));
+        Assert.False(api.Exists("secrets", names.Secret));
+        Assert.False(api.Exists("configmaps", names.ConfigMap));
+        Assert.Empty(api.Violations);
+    }
 }

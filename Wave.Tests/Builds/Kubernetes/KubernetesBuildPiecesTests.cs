@@ -81,7 +81,12 @@ public sealed partial class KubernetesBuildPiecesTests
     {
         var job = new BuildJob
         {
-            BuildId = "b", ContainerId = "c", TargetImage = "r/i:t", Dockerfile = "FROM x", Platform = "linux/amd64", CreatedAt = DateTimeOffset.UtcNow,
+            BuildId = "b",
+            ContainerId = "c",
+            TargetImage = "r/i:t",
+            Dockerfile = "FROM x",
+            Platform = "linux/amd64",
+            CreatedAt = DateTimeOffset.UtcNow,
             ContextFiles = new Dictionary<string, string> { [path] = "x" },
         };
 
