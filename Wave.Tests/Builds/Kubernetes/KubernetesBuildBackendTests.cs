@@ -376,4 +376,26 @@ public sealed class KubernetesBuildBackendTests
         Assert.False(api.Exists("configmaps", names.ConfigMap));
         Assert.Empty(api.Violations);
     }
+
+    [Fact]
+    public async Task An_expired_watch_lists_the_job_again_and_watches_from_there()
+    {
+        await using var api = await FakeKubernetesApi.StartAsync(Namespace, $"Bearer {Token}");
+        var expiredOnce = 0;
+        api.Intercept = call => call.Query.ContainsKey("watch") && Interlocked.Exchange(ref expiredOnce, 1) == 0
+            ? Results.Text(new JsonObject { ["type"] = "ERROR", ["object"] = FakeKubernetesApi.Status(410, "Expired", "too old resource version: 1 (2)") }.ToJsonString() + "\n", "application/json")
+            : null;
+        var (client, backend) = Backend(api);
+        using var _ = client;
+
+        var outcome = await backend.RunAsync(Job(), Credentials, new CollectingLogSink(), TestContext.Current.CancellationToken);
+
+        Assert.True(outcome.Succeeded);
+        Assert.Empty(api.Violations);
+        var calls = api.Calls;
+        var job = KubernetesBuildNames.For(Job().BuildId).Job;
+        var watches = Enumerable.Range(0, calls.Count).Where(i => calls[i].Query.ContainsKey("watch")).ToList();
+        var relist = IndexOf(calls, "GET", $"/jobs/{job}");
+        Assert.True(watches.Count >= 2 && watches[0] < relist && relist < watches[1], string.Join('\n', calls));
+    }
 }
