@@ -1,0 +1,110 @@
+namespace Wave.Builder.Kubernetes;
+
+/// <summary>
+/// <c>Wave:Build:Kubernetes</c>: where and how a build runs as a Kubernetes Job. Placeholders in
+/// <see cref="Args"/> and <see cref="CacheArgs"/>: <c>{target}</c>, <c>{platform}</c>, <c>{cache}</c>,
+/// <c>{workspace}</c>, <c>{buildId}</c>.
+/// </summary>
+public sealed class KubernetesBuildOptions
+{
+    public const string Section = "Wave:Build:Kubernetes";
+
+    public static IReadOnlyList<string> DefaultCommand { get; } = ["buildctl-daemonless.sh"];
+
+    public static IReadOnlyList<string> DefaultArgs { get; } =
+    [
+        "build", "--frontend", "dockerfile.v0",
+        "--local", "context={workspace}", "--local", "dockerfile={workspace}",
+        "--opt", "platform={platform}",
+        "--output", "type=image,name={target},push=true",
+    ];
+
+    public static IReadOnlyList<string> DefaultCacheArgs { get; } =
+    [
+        "--export-cache", "type=registry,ref={cache},mode=max",
+        "--import-cache", "type=registry,ref={cache}",
+    ];
+
+    /// <summary><c>auto</c> (in-cluster when the service variables are set, else kubeconfig), <c>in-cluster</c> or <c>kubeconfig</c>.</summary>
+    public string Connection { get; set; } = "auto";
+
+    /// <summary>The kubeconfig file; null means <c>KUBECONFIG</c> or <c>~/.kube/config</c>.</summary>
+    public string? Kubeconfig { get; set; }
+
+    /// <summary>The kubeconfig context; null means its current-context.</summary>
+    public string? Context { get; set; }
+
+    public string ServiceAccountPath { get; set; } = InClusterConfig.DefaultServiceAccountPath;
+
+    /// <summary>The namespace builds run in; null means the service account's or the context's namespace.</summary>
+    public string? Namespace { get; set; }
+
+    public string Image { get; set; } = "moby/buildkit:v0.16.0-rootless";
+
+    /// <summary>The container's command; null or empty means <see cref="DefaultCommand"/>.</summary>
+    public List<string>? Command { get; set; }
+
+    /// <summary>The container's arguments; null or empty means <see cref="DefaultArgs"/>.</summary>
+    public List<string>? Args { get; set; }
+
+    /// <summary>Appended to the arguments when the build has a cache repository; null or empty means <see cref="DefaultCacheArgs"/>.</summary>
+    public List<string>? CacheArgs { get; set; }
+
+    /// <summary>Per platform (<c>linux/amd64</c>) the node labels a build pod needs; a platform not listed gets <c>kubernetes.io/arch</c>.</summary>
+    public Dictionary<string, Dictionary<string, string>> NodeSelectors { get; set; } = [];
+
+    /// <summary>Container resource requests, e.g. <c>cpu: "1"</c>, <c>memory: 2Gi</c>.</summary>
+    public Dictionary<string, string> Requests { get; set; } = [];
+
+    public Dictionary<string, string> Limits { get; set; } = [];
+
+    public string? ServiceAccountName { get; set; }
+
+    /// <summary>Extra labels on the Job, its pod, the Secret and the ConfigMap.</summary>
+    public Dictionary<string, string> Labels { get; set; } = [];
+
+    /// <summary>
+    /// Run BuildKit rootless the way its documentation asks: user 1000, seccomp and AppArmor unconfined (field and
+    /// annotation), no process sandbox. Turn off for a builder image that needs none of it.
+    /// </summary>
+    public bool Rootless { get; set; } = true;
+
+    /// <summary>Where the registry credentials are mounted (as <c>config.json</c>); also the container's DOCKER_CONFIG.</summary>
+    public string DockerConfigPath { get; set; } = "/home/user/.docker";
+
+    /// <summary>Where the Dockerfile and the context files are mounted.</summary>
+    public string WorkspacePath { get; set; } = "/workspace";
+
+    /// <summary>How long Kubernetes keeps a finished Job if Wave could not delete it.</summary>
+    public int TtlSecondsAfterFinished { get; set; } = 3600;
+
+    /// <summary>How long past the build timeout Wave waits for Kubernetes to report the deadline before giving up itself.</summary>
+    public TimeSpan DeadlineGrace { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>Pause between looks at the pod while it starts, and between polls when watching is not allowed.</summary>
+    public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>How long the log is still read after the Job ended.</summary>
+    public TimeSpan LogDrainTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    internal IReadOnlyList<string> EffectiveCommand => Command is { Count: > 0 } ? Command : DefaultCommand;
+    internal IReadOnlyList<string> EffectiveArgs => Args is { Count: > 0 } ? Args : DefaultArgs;
+    internal IReadOnlyList<string> EffectiveCacheArgs => CacheArgs is { Count: > 0 } ? CacheArgs : DefaultCacheArgs;
+
+    /// <summary>The connection these options describe (reads the kubeconfig or the service-account files).</summary>
+    public KubernetesConnection LoadConnection(Func<string, string?>? environment = null)
+    {
+        var connection = Connection.ToLowerInvariant() switch
+        {
+            "in-cluster" => InClusterConfig.Load(ServiceAccountPath, environment),
+            "kubeconfig" => KubeConfig.Load(Kubeconfig ?? KubeConfig.DefaultPath(environment), Context),
+            "auto" => InClusterConfig.IsAvailable(environment) && Kubeconfig is null
+                ? InClusterConfig.Load(ServiceAccountPath, environment)
+                : KubeConfig.Load(Kubeconfig ?? KubeConfig.DefaultPath(environment), Context),
+            _ => throw new InvalidOperationException($"{Section}:Connection must be auto, in-cluster or kubeconfig, not '{Connection}'."),
+        };
+        return Namespace is { Length: > 0 } ns ? connection with { Namespace = ns } : connection;
+    }
+}
