@@ -157,9 +157,7 @@ public sealed class RabbitMqBuildQueue : IBuildQueue, IAsyncDisposable
     {
         var connection = await ConnectAsync(cancellationToken);
         var concurrency = (ushort)_options.Concurrency;
-        await using var channel = await connection.CreateChannelAsync(
-            new CreateChannelOptions(publisherConfirmationsEnabled: false, publisherConfirmationTrackingEnabled: false,
-                consumerDispatchConcurrency: concurrency), cancellationToken);
+        await using var channel = await connection.CreateChannelAsync(cancellationToken: cancellationToken);
         await DeclareAsync(channel, cancellationToken);
         await channel.BasicQosAsync(prefetchSize: 0, prefetchCount: concurrency, global: false, cancellationToken);
 
@@ -177,9 +175,16 @@ public sealed class RabbitMqBuildQueue : IBuildQueue, IAsyncDisposable
         var consumer = new AsyncEventingBasicConsumer(channel);
         consumer.ReceivedAsync += (_, delivery) =>
         {
-            var work = HandleAsync(channel, delivery, handler, cancellationToken);
-            inFlight[delivery.DeliveryTag] = work;
-            return work.ContinueWith(_ => inFlight.TryRemove(delivery.DeliveryTag, out Task? _), TaskScheduler.Default);
+            // The build runs outside the client's dispatcher: a dispatcher busy for the length of a build would hold up
+            // the client's own shutdown and recovery. The prefetch is what bounds how many run at once.
+            var recoveries = Volatile.Read(ref _recoveries);
+            var job = ReadJob(delivery);
+            var tag = delivery.DeliveryTag;
+            var count = DeliveryCount(delivery);
+            var work = Task.Run(() => HandleAsync(channel, tag, recoveries, job, count, handler, cancellationToken), CancellationToken.None);
+            inFlight[tag] = work;
+            _ = work.ContinueWith(_ => inFlight.TryRemove(tag, out Task? _), TaskScheduler.Default);
+            return Task.CompletedTask;
         };
         var consumerTag = await channel.BasicConsumeAsync(_options.QueueName, autoAck: false, consumer, cancellationToken);
         try
@@ -197,26 +202,27 @@ public sealed class RabbitMqBuildQueue : IBuildQueue, IAsyncDisposable
         }
     }
 
-    private async Task HandleAsync(IChannel channel, BasicDeliverEventArgs delivery, Func<BuildDelivery, CancellationToken, Task> handler,
-        CancellationToken cancellationToken)
+    private BuildJob? ReadJob(BasicDeliverEventArgs delivery)
     {
-        var recoveries = Volatile.Read(ref _recoveries);
-        BuildJob? job;
         try
         {
-            job = JsonSerializer.Deserialize<BuildJob>(delivery.Body.Span);
+            return JsonSerializer.Deserialize<BuildJob>(delivery.Body.Span);
         }
         catch (JsonException e)
         {
             _logger.LogError(e, "a message on {Queue} is not a build job; dead-lettering it", _options.QueueName);
-            job = null;
+            return null;
         }
+    }
+
+    private async Task HandleAsync(IChannel channel, ulong tag, int recoveries, BuildJob? job, int count,
+        Func<BuildDelivery, CancellationToken, Task> handler, CancellationToken cancellationToken)
+    {
         if (job is null)
         {
-            await SettleAsync(channel, delivery.DeliveryTag, recoveries, ack: false, requeue: false);
+            await SettleAsync(channel, tag, recoveries, ack: false, requeue: false);
             return;
         }
-        var count = DeliveryCount(delivery);
         try
         {
             await handler(new BuildDelivery(job, count), cancellationToken);
@@ -228,10 +234,10 @@ public sealed class RabbitMqBuildQueue : IBuildQueue, IAsyncDisposable
         catch (Exception e)
         {
             _logger.LogWarning(e, "build job {BuildId} failed on delivery {Delivery} of {Max}", job.BuildId, count, _options.MaxDeliveries);
-            await SettleAsync(channel, delivery.DeliveryTag, recoveries, ack: false, requeue: true);
+            await SettleAsync(channel, tag, recoveries, ack: false, requeue: true);
             return;
         }
-        await SettleAsync(channel, delivery.DeliveryTag, recoveries, ack: true, requeue: false);
+        await SettleAsync(channel, tag, recoveries, ack: true, requeue: false);
     }
 
     /// <summary>The broker's count of earlier returns, plus this delivery.</summary>
@@ -347,15 +353,16 @@ public sealed class RabbitMqBuildQueue : IBuildQueue, IAsyncDisposable
         _disposed = true;
         if (_connection is { } connection)
         {
+            // Bounded: the client would otherwise wait for handlers still running (a stuck build) before letting go.
             try
             {
-                await connection.AbortAsync(TimeSpan.FromSeconds(5));
+                await connection.AbortAsync(TimeSpan.FromSeconds(5)).WaitAsync(TimeSpan.FromSeconds(10));
+                await connection.DisposeAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(10));
             }
             catch (Exception e)
             {
                 _logger.LogDebug(e, "closing the RabbitMQ connection failed");
             }
-            await connection.DisposeAsync();
         }
         _connectGate.Dispose();
         _publishGate.Dispose();

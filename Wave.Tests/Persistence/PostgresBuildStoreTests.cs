@@ -8,7 +8,7 @@ using Wave.Tests.Infrastructure.Persistence;
 
 namespace Wave.Tests.Persistence;
 
-/// <summary>The store contract against a real Postgres, each test in a database of its own.</summary>
+/// <summary>The store contract against a real Postgres, each test in a schema of its own.</summary>
 public sealed class PostgresBuildStoreTests(PostgresFixture postgres) : BuildStoreContract, IAsyncDisposable
 {
     private readonly List<NpgsqlDataSource> _dataSources = [];
@@ -18,7 +18,7 @@ public sealed class PostgresBuildStoreTests(PostgresFixture postgres) : BuildSto
     {
         var server = await postgres.GetAsync();
         var connectionString = shareWith is null
-            ? await server.CreateDatabaseAsync(Token)
+            ? await server.CreateSchemaAsync(Token)
             : _connectionStrings.TryGetValue(shareWith, out var shared) ? shared : throw new InvalidOperationException("unknown store");
         // A data source (connection pool) per store, as separate processes would have.
         var dataSource = NpgsqlDataSource.Create(connectionString);

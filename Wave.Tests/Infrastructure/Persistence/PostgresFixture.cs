@@ -6,7 +6,7 @@ namespace Wave.Tests.Infrastructure.Persistence;
 
 /// <summary>
 /// The test run's shared Postgres, started on first use so that a machine without postgresql fails only the tests
-/// that need it. Each test takes its own database from <see cref="PostgresServer.CreateDatabaseAsync"/>.
+/// that need it. Each test takes its own schema from <see cref="PostgresServer.CreateSchemaAsync"/>.
 /// </summary>
 public sealed class PostgresFixture : IAsyncDisposable
 {
