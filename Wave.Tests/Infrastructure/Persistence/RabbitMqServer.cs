@@ -128,6 +128,20 @@ public sealed class RabbitMqServer : IAsyncDisposable
         }
     }
 
+    /// <summary>An orderly stop (<c>rabbitmqctl stop</c>, with this node's cookie), waiting for the node to exit.</summary>
+    public async Task StopAsync()
+    {
+        if (_process is not { } process)
+        {
+            return;
+        }
+        await TestProcess.RunAsync("/usr/lib/rabbitmq/bin/rabbitmqctl", ["-n", NodeName, "stop"], TimeSpan.FromSeconds(60),
+            new Dictionary<string, string?> { ["HOME"] = Path.Combine(_directory, "home") });
+        await process.WaitForExitAsync(TimeSpan.FromSeconds(30));
+        _process = null;
+        await process.DisposeAsync();
+    }
+
     /// <summary>SIGKILL to the node: to its clients a crash; confirmed messages of durable queues must survive it.</summary>
     public async Task KillAsync()
     {
