@@ -1,0 +1,57 @@
+using Wave.Core.Builds;
+
+namespace Wave.Core.Persistence;
+
+/// <summary>
+/// Build records and their logs: Postgres in distributed mode, a SQLite file in embedded mode. Every state change is
+/// one conditional statement, so that concurrent Api and Builder processes (and a job delivered twice) agree on who
+/// did what without locks held across calls.
+/// </summary>
+public interface IBuildStore
+{
+    /// <summary>Records a new build; false (and nothing changed) when a build with that id already exists.</summary>
+    Task<bool> CreateAsync(BuildRecord record, CancellationToken cancellationToken);
+
+    Task<BuildRecord?> FindAsync(string buildId, CancellationToken cancellationToken);
+
+    /// <summary>The build of this content with the highest attempt number, or null.</summary>
+    Task<BuildRecord?> FindLatestByContainerIdAsync(string containerId, CancellationToken cancellationToken);
+
+    /// <summary>Builds not completed yet (PENDING or RUNNING), oldest first: what an embedded restart enqueues again.</summary>
+    Task<IReadOnlyList<BuildRecord>> ListUnfinishedAsync(CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Moves a build to RUNNING and says whether the caller now owns it: true from PENDING; from RUNNING only when
+    /// <paramref name="redelivered"/> (the job came back because the previous worker died before acking); never once
+    /// COMPLETED or for an unknown id.
+    /// </summary>
+    Task<bool> TryMarkRunningAsync(string buildId, DateTimeOffset startedAt, bool redelivered, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Records the outcome; true only for the one call that completed the build. Later (or concurrent) calls return
+    /// false and leave the first outcome untouched.
+    /// </summary>
+    Task<bool> TryCompleteAsync(string buildId, BuildOutcome outcome, DateTimeOffset completedAt, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Appends to the build's log. Once the log reached the store's size cap the rest is dropped and the log marked
+    /// truncated. False for an unknown build.
+    /// </summary>
+    Task<bool> AppendLogAsync(string buildId, string text, CancellationToken cancellationToken);
+
+    /// <summary>The log from <paramref name="offset"/> to its current end (readable while the build runs); null for an unknown build.</summary>
+    Task<BuildLogSlice?> ReadLogAsync(string buildId, long offset, CancellationToken cancellationToken);
+
+    /// <summary>Stores the resolved Conda lock printed by a Conda build. False for an unknown build.</summary>
+    Task<bool> SetCondaLockAsync(string buildId, string condaLock, CancellationToken cancellationToken);
+
+    Task<string?> GetCondaLockAsync(string buildId, CancellationToken cancellationToken);
+}
+
+public sealed class BuildStoreOptions
+{
+    public const string Section = "Wave:Builds";
+
+    /// <summary>Largest log kept per build, in characters (default 4 Mi); the rest of the output is dropped.</summary>
+    public long MaxLogLength { get; set; } = 4 * 1024 * 1024;
+}

@@ -1,0 +1,373 @@
+using System.Collections.Concurrent;
+using System.Text.Json;
+
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+using RabbitMQ.Client;
+using RabbitMQ.Client.Events;
+
+using Wave.Core.Builds;
+using Wave.Core.Persistence;
+
+namespace Wave.ServiceDefaults.RabbitMq;
+
+/// <summary>
+/// The distributed mode's build queue. The queue is a durable <em>quorum</em> queue (<c>wave.builds</c>): messages are
+/// persistent and replicated to disk, and the broker itself counts deliveries (<c>x-delivery-count</c>), including
+/// those cut short by a consumer that crashed. That count is the poison guard: with <c>x-delivery-limit</c> set to
+/// <see cref="BuildQueueOptions.MaxDeliveries"/> − 1 the broker moves a job that keeps failing (or keeps killing its
+/// builder) to the dead-letter queue <c>&lt;queue&gt;.dead</c> instead of handing it out forever; a job whose body is not
+/// a job goes there at once. Publishing waits for the broker's confirm. Each consumer channel has a prefetch of
+/// <see cref="BuildQueueOptions.Concurrency"/> and runs that many handlers at once; a job is acked only after its
+/// handler returned, nacked (requeued) when it threw, and left unacked on shutdown so that it comes back.
+/// Lost connections are recovered by the client (connection, topology and consumer); acks of deliveries made before
+/// a recovery are skipped, as the broker already requeued those.
+/// </summary>
+public sealed class RabbitMqBuildQueue : IBuildQueue, IAsyncDisposable
+{
+    private static readonly TimeSpan ConnectRetryDelay = TimeSpan.FromSeconds(1);
+
+    private readonly ConnectionFactory _factory;
+    private readonly BuildQueueOptions _options;
+    private readonly ILogger _logger;
+    private readonly SemaphoreSlim _connectGate = new(1, 1);
+    private readonly SemaphoreSlim _publishGate = new(1, 1);
+    private IConnection? _connection;
+    private IChannel? _publishChannel;
+    private int _recoveries;
+    private bool _disposed;
+
+    public RabbitMqBuildQueue(string connectionString, BuildQueueOptions options, ILogger<RabbitMqBuildQueue>? logger = null)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(connectionString);
+        options.Validate();
+        _options = options;
+        _logger = logger ?? (ILogger)NullLogger.Instance;
+        _factory = new ConnectionFactory
+        {
+            Uri = ParseUri(connectionString),
+            AutomaticRecoveryEnabled = true,
+            TopologyRecoveryEnabled = true,
+            NetworkRecoveryInterval = TimeSpan.FromSeconds(1),
+            RequestedHeartbeat = TimeSpan.FromSeconds(20),
+            RequestedConnectionTimeout = TimeSpan.FromSeconds(10),
+            ClientProvidedName = "wave-builds",
+        };
+        Endpoint = $"{_factory.HostName}:{_factory.Port}{(_factory.VirtualHost == "/" ? "" : "/" + _factory.VirtualHost)}";
+    }
+
+    /// <summary>host:port[/vhost], for messages: never the credentials.</summary>
+    public string Endpoint { get; }
+
+    public string QueueName => _options.QueueName;
+
+    public string DeadLetterQueueName => _options.QueueName + ".dead";
+
+    private static Uri ParseUri(string connectionString)
+    {
+        if (!Uri.TryCreate(connectionString.Trim(), UriKind.Absolute, out var uri) || uri.Scheme is not ("amqp" or "amqps"))
+        {
+            // The text may hold a password: say what is wrong without repeating it.
+            throw new FormatException("the RabbitMQ connection string must be an amqp://user:password@host:port/vhost URI");
+        }
+        return uri;
+    }
+
+    public async Task PublishAsync(BuildJob job, CancellationToken cancellationToken)
+    {
+        var body = JsonSerializer.SerializeToUtf8Bytes(job);
+        var properties = new BasicProperties
+        {
+            Persistent = true,
+            ContentType = "application/json",
+            MessageId = job.BuildId,
+            Timestamp = new AmqpTimestamp(job.CreatedAt.ToUnixTimeSeconds()),
+        };
+        await _publishGate.WaitAsync(cancellationToken);
+        try
+        {
+            var channel = _publishChannel is { IsOpen: true } open ? open : await OpenPublishChannelAsync(cancellationToken);
+            // With confirmations tracked, this returns once the broker confirmed (written to the quorum log), and
+            // throws when it nacked or returned the message as unroutable.
+            await channel.BasicPublishAsync(exchange: "", routingKey: _options.QueueName, mandatory: true, basicProperties: properties,
+                body: body, cancellationToken: cancellationToken);
+        }
+        finally
+        {
+            _publishGate.Release();
+        }
+    }
+
+    private async Task<IChannel> OpenPublishChannelAsync(CancellationToken cancellationToken)
+    {
+        var connection = await ConnectAsync(cancellationToken);
+        if (_publishChannel is { } stale)
+        {
+            await stale.DisposeAsync();
+        }
+        var channel = await connection.CreateChannelAsync(
+            new CreateChannelOptions(publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: true), cancellationToken);
+        await DeclareAsync(channel, cancellationToken);
+        _publishChannel = channel;
+        return channel;
+    }
+
+    /// <summary>Jobs waiting in the queue (not those delivered and unacked), for tests and diagnostics.</summary>
+    public async Task<uint> CountReadyAsync(bool deadLetters, CancellationToken cancellationToken)
+    {
+        var connection = await ConnectAsync(cancellationToken);
+        await using var channel = await connection.CreateChannelAsync(cancellationToken: cancellationToken);
+        await DeclareAsync(channel, cancellationToken);
+        var result = await channel.QueueDeclarePassiveAsync(deadLetters ? DeadLetterQueueName : QueueName, cancellationToken);
+        return result.MessageCount;
+    }
+
+    /// <summary>Connects (if needed) and opens and closes a channel: the health check.</summary>
+    public async Task PingAsync(CancellationToken cancellationToken)
+    {
+        var connection = await ConnectAsync(cancellationToken);
+        await using var channel = await connection.CreateChannelAsync(cancellationToken: cancellationToken);
+        await channel.CloseAsync(cancellationToken);
+    }
+
+    public async Task ConsumeAsync(Func<BuildDelivery, CancellationToken, Task> handler, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(handler);
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            try
+            {
+                await ConsumeOnOneChannelAsync(handler, cancellationToken);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e) when (!_disposed)
+            {
+                _logger.LogWarning(e, "consuming build jobs from {Queue} at {Endpoint} failed; trying again", _options.QueueName, Endpoint);
+                await DelayAsync(ConnectRetryDelay, cancellationToken);
+            }
+        }
+    }
+
+    /// <summary>Consumes until cancelled (returns) or until the broker closed the channel (throws, to start over).</summary>
+    private async Task ConsumeOnOneChannelAsync(Func<BuildDelivery, CancellationToken, Task> handler, CancellationToken cancellationToken)
+    {
+        var connection = await ConnectAsync(cancellationToken);
+        var concurrency = (ushort)_options.Concurrency;
+        await using var channel = await connection.CreateChannelAsync(cancellationToken: cancellationToken);
+        await DeclareAsync(channel, cancellationToken);
+        await channel.BasicQosAsync(prefetchSize: 0, prefetchCount: concurrency, global: false, cancellationToken);
+
+        var closedByBroker = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        channel.ChannelShutdownAsync += (_, args) =>
+        {
+            // A lost connection is the client's to recover; a channel the broker closed on its own is ours to reopen.
+            if (connection.IsOpen)
+            {
+                closedByBroker.TrySetResult(args.ReplyText);
+            }
+            return Task.CompletedTask;
+        };
+        var inFlight = new ConcurrentDictionary<ulong, Task>();
+        var consumer = new AsyncEventingBasicConsumer(channel);
+        consumer.ReceivedAsync += (_, delivery) =>
+        {
+            // The build runs outside the client's dispatcher: a dispatcher busy for the length of a build would hold up
+            // the client's own shutdown and recovery. The prefetch is what bounds how many run at once.
+            var recoveries = Volatile.Read(ref _recoveries);
+            var job = ReadJob(delivery);
+            var tag = delivery.DeliveryTag;
+            var count = DeliveryCount(delivery);
+            var work = Task.Run(() => HandleAsync(channel, tag, recoveries, job, count, handler, cancellationToken), CancellationToken.None);
+            inFlight[tag] = work;
+            _ = work.ContinueWith(_ => inFlight.TryRemove(tag, out Task? _), TaskScheduler.Default);
+            return Task.CompletedTask;
+        };
+        var consumerTag = await channel.BasicConsumeAsync(_options.QueueName, autoAck: false, consumer, cancellationToken);
+        try
+        {
+            var closed = await closedByBroker.Task.WaitAsync(cancellationToken);
+            throw new InvalidOperationException($"the broker closed the build queue's channel: {closed}");
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // Shutdown: stop new deliveries, let running handlers see the cancellation, then close the channel; what
+            // they did not ack goes back to the queue.
+            await TryAsync(() => channel.BasicCancelAsync(consumerTag, noWait: false, CancellationToken.None), "cancel the consumer");
+            await Task.WhenAll(inFlight.Values).WaitAsync(TimeSpan.FromSeconds(30), CancellationToken.None).ContinueWith(_ => { }, TaskScheduler.Default);
+            throw;
+        }
+    }
+
+    private BuildJob? ReadJob(BasicDeliverEventArgs delivery)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize<BuildJob>(delivery.Body.Span);
+        }
+        catch (JsonException e)
+        {
+            _logger.LogError(e, "a message on {Queue} is not a build job; dead-lettering it", _options.QueueName);
+            return null;
+        }
+    }
+
+    private async Task HandleAsync(IChannel channel, ulong tag, int recoveries, BuildJob? job, int count,
+        Func<BuildDelivery, CancellationToken, Task> handler, CancellationToken cancellationToken)
+    {
+        if (job is null)
+        {
+            await SettleAsync(channel, tag, recoveries, ack: false, requeue: false);
+            return;
+        }
+        try
+        {
+            await handler(new BuildDelivery(job, count), cancellationToken);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            return; // shutdown: left unacked, the broker requeues it when the channel closes
+        }
+        catch (Exception e)
+        {
+            _logger.LogWarning(e, "build job {BuildId} failed on delivery {Delivery} of {Max}", job.BuildId, count, _options.MaxDeliveries);
+            await SettleAsync(channel, tag, recoveries, ack: false, requeue: true);
+            return;
+        }
+        await SettleAsync(channel, tag, recoveries, ack: true, requeue: false);
+    }
+
+    /// <summary>The broker's count of earlier returns, plus this delivery.</summary>
+    private static int DeliveryCount(BasicDeliverEventArgs delivery)
+    {
+        if (delivery.BasicProperties.Headers?.TryGetValue("x-delivery-count", out var value) == true && value is not null)
+        {
+            return 1 + Convert.ToInt32(value, System.Globalization.CultureInfo.InvariantCulture);
+        }
+        return delivery.Redelivered ? 2 : 1;
+    }
+
+    private async Task SettleAsync(IChannel channel, ulong deliveryTag, int recoveriesAtDelivery, bool ack, bool requeue)
+    {
+        if (Volatile.Read(ref _recoveries) != recoveriesAtDelivery || !channel.IsOpen)
+        {
+            // The delivery belonged to a connection that is gone; the broker requeued it and will deliver it again.
+            _logger.LogInformation("delivery {Tag} outlived its connection; the broker delivers it again", deliveryTag);
+            return;
+        }
+        await TryAsync(
+            () => ack
+                ? channel.BasicAckAsync(deliveryTag, multiple: false, CancellationToken.None).AsTask()
+                : channel.BasicNackAsync(deliveryTag, multiple: false, requeue, CancellationToken.None).AsTask(),
+            ack ? "ack a build job" : "nack a build job");
+    }
+
+    private async Task TryAsync(Func<Task> action, string what)
+    {
+        try
+        {
+            await action();
+        }
+        catch (Exception e)
+        {
+            _logger.LogWarning(e, "could not {What} on {Endpoint}", what, Endpoint);
+        }
+    }
+
+    private async Task DeclareAsync(IChannel channel, CancellationToken cancellationToken)
+    {
+        await channel.QueueDeclareAsync(DeadLetterQueueName, durable: true, exclusive: false, autoDelete: false,
+            arguments: new Dictionary<string, object?> { ["x-queue-type"] = "quorum" }, cancellationToken: cancellationToken);
+        await channel.QueueDeclareAsync(_options.QueueName, durable: true, exclusive: false, autoDelete: false,
+            arguments: new Dictionary<string, object?>
+            {
+                ["x-queue-type"] = "quorum",
+                ["x-delivery-limit"] = _options.MaxDeliveries - 1,
+                ["x-dead-letter-exchange"] = "",
+                ["x-dead-letter-routing-key"] = DeadLetterQueueName,
+            },
+            cancellationToken: cancellationToken);
+    }
+
+    private async Task<IConnection> ConnectAsync(CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_connection is { } existing)
+        {
+            return existing;
+        }
+        await _connectGate.WaitAsync(cancellationToken);
+        try
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            if (_connection is { } raced)
+            {
+                return raced;
+            }
+            IConnection connection;
+            try
+            {
+                connection = await _factory.CreateConnectionAsync(cancellationToken);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                // The client's message can carry the URI; ours names the endpoint only.
+                throw new RabbitMqUnavailableException($"cannot connect to RabbitMQ at {Endpoint}: {e.GetType().Name}", e);
+            }
+            connection.RecoverySucceededAsync += (_, _) =>
+            {
+                Interlocked.Increment(ref _recoveries);
+                _logger.LogInformation("the connection to RabbitMQ at {Endpoint} was recovered", Endpoint);
+                return Task.CompletedTask;
+            };
+            _connection = connection;
+            return connection;
+        }
+        finally
+        {
+            _connectGate.Release();
+        }
+    }
+
+    private static async Task DelayAsync(TimeSpan delay, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await Task.Delay(delay, cancellationToken);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    /// <summary>Closes the connection at once: deliveries not acked yet go back to the queue, as after a crash.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+        _disposed = true;
+        if (_connection is { } connection)
+        {
+            // Bounded: the client would otherwise wait for handlers still running (a stuck build) before letting go.
+            try
+            {
+                await connection.AbortAsync(TimeSpan.FromSeconds(5)).WaitAsync(TimeSpan.FromSeconds(10));
+                await connection.DisposeAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+            }
+            catch (Exception e)
+            {
+                _logger.LogDebug(e, "closing the RabbitMQ connection failed");
+            }
+        }
+        _connectGate.Dispose();
+        _publishGate.Dispose();
+    }
+}
+
+/// <summary>RabbitMQ could not be reached; the message names the endpoint, never the credentials.</summary>
+public sealed class RabbitMqUnavailableException(string message, Exception inner) : Exception(message, inner);
