@@ -45,7 +45,9 @@ public sealed class UpstreamStoppedMidPullTests(RegistryFixture registryFixture,
                     ["config"] = new JsonObject { ["mediaType"] = "application/vnd.docker.container.image.v1+json", ["size"] = config.Length, ["digest"] = configDigest },
                     ["layers"] = new JsonArray(new JsonObject
                     {
-                        ["mediaType"] = "application/vnd.docker.image.rootfs.diff.tar.gzip", ["size"] = layer.Length, ["digest"] = layerDigest,
+                        ["mediaType"] = "application/vnd.docker.image.rootfs.diff.tar.gzip",
+                        ["size"] = layer.Length,
+                        ["digest"] = layerDigest,
                     }),
                 }.ToJsonString());
                 await pusher.PushManifestAsync("big/image", "v1", manifest, "application/vnd.docker.distribution.manifest.v2+json", cancellationToken);
