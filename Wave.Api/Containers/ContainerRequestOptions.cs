@@ -15,6 +15,13 @@ public sealed class TokenOptions
 {
     /// <summary>How long a container token stays valid (default 36 h).</summary>
     public TimeSpan TimeToLive { get; set; } = TimeSpan.FromHours(36);
+
+    /// <summary>
+    /// How long an upstream image resolved for one request is reused for the next requests of the same image
+    /// (default zero: off, every request asks the registry). When set, a burst of requests for one tag costs one
+    /// registry round trip, but a tag moved or a registry gone is only noticed after this long.
+    /// </summary>
+    public TimeSpan UpstreamCacheTime { get; set; } = TimeSpan.Zero;
 }
 
 /// <summary><c>Wave:Limits</c>: what a container request may carry.</summary>

@@ -1,7 +1,7 @@
+using Microsoft.Extensions.Caching.Memory;
 using Microsoft.Extensions.Options;
 
 using Wave.Core.Identity;
-
 using Wave.Core.Manifests;
 using Wave.Core.Names;
 using Wave.Core.Registry;
@@ -19,8 +19,13 @@ public sealed class ContainerRequestService(
     TargetImageHost targetHost,
     IOptions<ContainerRequestOptions> options,
     TimeProvider time,
-    ILogger<ContainerRequestService> logger)
+    ILogger<ContainerRequestService> logger) : IDisposable
 {
+    // Resolved upstream manifests by image reference, briefly (Wave:Tokens:UpstreamCacheTime); entries count 1 each.
+    private readonly MemoryCache _resolved = new(new MemoryCacheOptions { SizeLimit = 10_000 });
+
+    public void Dispose() => _resolved.Dispose();
+
     public async Task<ContainerRequest> SubmitAsync(ValidatedContainerRequest request, WaveUser? user, string? requestIp, CancellationToken cancellationToken)
     {
         var image = request.Image;
@@ -67,6 +72,21 @@ public sealed class ContainerRequestService(
     }
 
     private async Task<ManifestResponse> ResolveUpstreamAsync(ImageReference image, CancellationToken cancellationToken)
+    {
+        var key = image.ToString();
+        if (_resolved.TryGetValue(key, out ManifestResponse? cached))
+        {
+            return cached!;
+        }
+        var resolved = await FetchUpstreamAsync(image, cancellationToken);
+        if (options.Value.Tokens.UpstreamCacheTime > TimeSpan.Zero)
+        {
+            _resolved.Set(key, resolved, new MemoryCacheEntryOptions { AbsoluteExpirationRelativeToNow = options.Value.Tokens.UpstreamCacheTime, Size = 1 });
+        }
+        return resolved;
+    }
+
+    private async Task<ManifestResponse> FetchUpstreamAsync(ImageReference image, CancellationToken cancellationToken)
     {
         try
         {

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Security.Cryptography;
 
 using Wave.Core.Digests;
@@ -28,8 +29,11 @@ public static class RegistryApi
             {
                 return await next(context);
             }
-            catch (Exception e) when (ToOciError(e) is { } error)
+            catch (Exception e) when (!context.HttpContext.Response.HasStarted && ToOciError(e) is { } error)
             {
+                // Headers a streamed blob had already set (length, digest) must not go out with the error body.
+                context.HttpContext.Response.Clear();
+                context.HttpContext.Response.Headers[ApiVersionHeader] = "registry/2.0";
                 if (error.StatusCode >= 500)
                 {
                     context.HttpContext.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(RegistryApi))
@@ -92,6 +96,19 @@ public static class RegistryApi
         var cancellationToken = context.RequestAborted;
         var request = await FindRequestAsync(route, requests, cancellationToken);
         var source = ImageReference.Parse(request.SourceImage);
+        try
+        {
+            return await GetManifest(route, head, context, request, source, resolver, registry, cancellationToken);
+        }
+        catch (InvalidManifestException e)
+        {
+            throw new OciErrorException(StatusCodes.Status502BadGateway, OciErrorCodes.Unknown,
+                $"upstream registry {source.Registry} sent a manifest that cannot be augmented: {e.Message}");
+        }
+    }
+
+    private static async Task<IResult> GetManifest(RegistryPath route, bool head, HttpContext context, ContainerRequest request, ImageReference source, AugmentedImageResolver resolver, RegistryClient registry, CancellationToken cancellationToken)
+    {
         ServedContent content;
         if (route.Reference.StartsWith("sha256:", StringComparison.Ordinal) || route.Reference.Contains(':'))
         {
@@ -204,22 +221,79 @@ public static class RegistryApi
         {
             return;
         }
-        await using var body = await upstream.Content.ReadAsStreamAsync(cancellationToken);
-        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        var buffer = new byte[128 * 1024];
-        int read;
-        while ((read = await body.ReadAsync(buffer, cancellationToken)) > 0)
-        {
-            hash.AppendData(buffer, 0, read);
-            await response.Body.WriteAsync(buffer.AsMemory(0, read), cancellationToken);
-        }
-        var actual = "sha256:" + Convert.ToHexStringLower(hash.GetHashAndReset());
+        var actual = await CopyVerifiedAsync(context, source, upstream, cancellationToken);
         if (actual != digest)
         {
             context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(RegistryApi))
-                .LogError("Upstream {Registry} sent blob {Digest} whose content hashes to {Actual}: aborting the response", source.Registry, digest, actual);
-            context.Abort();
+                .LogError("Upstream {Registry} sent blob {Digest} whose content hashes to {Actual}: refusing it", source.Registry, digest, actual);
+            FailBlob(context, $"upstream registry {source.Registry} sent blob {digest} whose content hashes to {actual}");
         }
+    }
+
+    /// <summary>
+    /// Copies the upstream body to the client, holding back the last chunk read until the end of the upstream body,
+    /// so that a body which turns out short or wrong never reaches the client complete. Returns the sha256 of the body.
+    /// </summary>
+    private static async Task<string?> CopyVerifiedAsync(HttpContext context, ImageReference source, HttpResponseMessage upstream, CancellationToken cancellationToken)
+    {
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        var pending = ArrayPool<byte>.Shared.Rent(CopyBufferBytes);
+        var reading = ArrayPool<byte>.Shared.Rent(CopyBufferBytes);
+        try
+        {
+            await using var body = await upstream.Content.ReadAsStreamAsync(cancellationToken);
+            var pendingCount = 0;
+            while (true)
+            {
+                int read;
+                try
+                {
+                    read = await body.ReadAsync(reading.AsMemory(0, CopyBufferBytes), cancellationToken);
+                }
+                catch (Exception e) when (e is IOException or HttpRequestException && !cancellationToken.IsCancellationRequested)
+                {
+                    FailBlob(context, $"upstream registry {source.Registry} broke the connection while sending the blob: {e.Message}");
+                    return null;
+                }
+                if (read == 0)
+                {
+                    break;
+                }
+                hash.AppendData(reading, 0, read);
+                if (pendingCount > 0)
+                {
+                    await context.Response.Body.WriteAsync(pending.AsMemory(0, pendingCount), cancellationToken);
+                }
+                (pending, reading) = (reading, pending);
+                pendingCount = read;
+            }
+            var actual = "sha256:" + Convert.ToHexStringLower(hash.GetHashAndReset());
+            if (pendingCount > 0 && actual == GetDigestHeader(context))
+            {
+                await context.Response.Body.WriteAsync(pending.AsMemory(0, pendingCount), cancellationToken);
+            }
+            return actual;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(pending);
+            ArrayPool<byte>.Shared.Return(reading);
+        }
+    }
+
+    // Two of these per streamed blob in flight: the memory of 1,000 concurrent pulls is about 1,000 × 2 × this.
+    private const int CopyBufferBytes = 128 * 1024;
+
+    private static string? GetDigestHeader(HttpContext context) => context.Response.Headers[DigestHeader].ToString();
+
+    /// <summary>A 502 while nothing was sent yet; once the body has started, a broken connection.</summary>
+    private static void FailBlob(HttpContext context, string message)
+    {
+        if (!context.Response.HasStarted)
+        {
+            throw new OciErrorException(StatusCodes.Status502BadGateway, OciErrorCodes.Unavailable, message);
+        }
+        context.Abort();
     }
 
     /// <summary>The OCI error for a failure, or null for a bug (which then stays a 500 and is logged as such).</summary>

@@ -174,14 +174,20 @@ public sealed class AugmentedImageResolver(RegistryClient registry, TokenContent
     private static AugmentedImage Augment(ContainerRequest request, ManifestResponse manifest, byte[] config) =>
         ManifestAugmenter.Augment(manifest.Content, manifest.MediaType, config, request.ContainerConfig!, request.CreatedAt);
 
-    private Task<byte[]> FetchConfigAsync(ImageReference source, ManifestResponse manifest, CancellationToken cancellationToken)
+    private async Task<byte[]> FetchConfigAsync(ImageReference source, ManifestResponse manifest, CancellationToken cancellationToken)
     {
         if (!MediaTypes.IsImageManifest(manifest.MediaType))
         {
             throw new InvalidManifestException($"expected an image manifest for {source} but the registry answered {manifest.MediaType}");
         }
         var parsed = ManifestJson.Deserialize<ImageManifest>(manifest.Content);
-        return registry.GetBlobBytesAsync(source.Registry, source.Repository, parsed.Config.Digest, MaxConfigBytes, cancellationToken);
+        var config = await registry.GetBlobBytesAsync(source.Registry, source.Repository, parsed.Config.Digest, MaxConfigBytes, cancellationToken);
+        // The digest matched, so a different size means the manifest lies: clients would refuse the config.
+        if (config.LongLength != parsed.Config.Size)
+        {
+            throw new InvalidManifestException($"manifest of {source} says its config {parsed.Config.Digest} has {parsed.Config.Size} bytes, but it has {config.LongLength}");
+        }
+        return config;
     }
 
     private static ServedContent Passthrough(ManifestResponse upstream) => new(upstream.MediaType, upstream.Content, upstream.Digest);

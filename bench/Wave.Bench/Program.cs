@@ -1,0 +1,254 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using System.Text.Json.Nodes;
+
+using Wave.Bench;
+using Wave.Tests.Infrastructure;
+
+// Wave against the distribution registry serving the same content directly, in one run on one machine: every Wave
+// figure is reported with its ratio to that baseline. Usage (bench/run.sh passes the first argument):
+//   Wave.Bench <path to Wave.AppHost.dll> [--duration 5] [--tokens 20000] [--concurrent-pulls 1000] [--no-docker] [--out file]
+var options = BenchOptions.Parse(args);
+var work = Directory.CreateTempSubdirectory("wave-bench-").FullName;
+var report = new Report();
+CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
+
+Console.WriteLine("Starting the registry and pushing the images…");
+await using var registry = await RegistryServer.StartNewAsync(Path.Combine(work, "registry"), null, null);
+var smallLayer = BenchLayer.Random("small.bin", 64 * 1024);
+var appLayers = Enumerable.Range(0, 4).Select(i => BenchLayer.Random($"app{i}.bin", 16 * 1024 * 1024)).ToList();
+var bigLayer = BenchLayer.Random("big.bin", 100 * 1024 * 1024);
+await BenchImages.PushAsync(registry, "bench/small", "v1", [smallLayer]);
+await BenchImages.PushAsync(registry, "bench/app", "v1", appLayers);
+await BenchImages.PushAsync(registry, "bench/big", "v1", [bigLayer]);
+var added = BenchLayer.Random("wave/added.bin", 1024);
+
+Console.WriteLine("Starting Wave (dotnet Wave.AppHost.dll)…");
+await using var wave = await WaveProcess.StartAsync(options.AppHostDll);
+using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 256 }) { Timeout = TimeSpan.FromMinutes(5) };
+
+string RequestBody(string image, string? layerLocation = null, BenchLayer? layer = null)
+{
+    layer ??= added;
+    return new JsonObject
+    {
+        ["containerImage"] = $"{registry.Host}/{image}",
+        ["containerConfig"] = new JsonObject
+        {
+            ["env"] = new JsonArray("BENCH=1"),
+            ["layers"] = new JsonArray(new JsonObject
+            {
+                ["location"] = layerLocation ?? "data:" + Convert.ToBase64String(layer.Gzip),
+                ["gzipDigest"] = layer.GzipDigest,
+                ["gzipSize"] = layer.Gzip.Length,
+                ["tarDigest"] = layer.TarDigest,
+            }),
+        },
+    }.ToJsonString();
+}
+
+async Task<string> IssueAsync(string body)
+{
+    using var content = new StringContent(body, Encoding.UTF8, "application/json");
+    using var response = await http.PostAsync(new Uri(wave.BaseAddress, "v1alpha2/container"), content);
+    var text = await response.Content.ReadAsStringAsync();
+    if (!response.IsSuccessStatusCode)
+    {
+        throw new InvalidOperationException($"POST /v1alpha2/container: {(int)response.StatusCode} {text}");
+    }
+    return JsonNode.Parse(text)!["containerToken"]!.GetValue<string>();
+}
+
+string WavePath(string token, string repository) => $"http://{wave.Host}/v2/wt/{token}/{repository}";
+string DirectPath(string repository) => $"http://{registry.Host}/v2/{repository}";
+
+// --- Manifest GET ------------------------------------------------------------------------------------------------
+Console.WriteLine("Manifest GET…");
+var cachedToken = await IssueAsync(RequestBody("bench/small:v1"));
+await GetManifestAsync(http, $"{WavePath(cachedToken, "bench/small")}/manifests/v1"); // computes and caches it
+foreach (var connections in new[] { 1, 8, 64 })
+{
+    var direct = await Wrk.RunAsync($"{DirectPath("bench/small")}/manifests/v1", connections, options.Duration, Wrk.ManifestGet(), work);
+    var cached = await Wrk.RunAsync($"{WavePath(cachedToken, "bench/small")}/manifests/v1", connections, options.Duration, Wrk.ManifestGet(), work);
+    var cold = await ColdManifestsAsync(connections, Math.Max(200, connections * 25));
+    report.Load($"manifest GET, {connections} conn: cached augmented", direct, cached, "≥ 1.00× req/s");
+    report.Load($"manifest GET, {connections} conn: cold augmentation", direct, cold, null);
+}
+
+async Task<LoadResult> ColdManifestsAsync(int connections, int count)
+{
+    // Fresh tokens, each pulled once: every GET is an augmentation (upstream manifest + config, rewrite, store).
+    var tokens = new ConcurrentQueue<string>();
+    var body = RequestBody("bench/small:v1");
+    await Parallel.ForEachAsync(Enumerable.Range(0, count), new ParallelOptions { MaxDegreeOfParallelism = 16 }, async (_, _) => tokens.Enqueue(await IssueAsync(body)));
+    var latencies = new ConcurrentBag<double>();
+    long errors = 0;
+    var clock = Stopwatch.StartNew();
+    await Task.WhenAll(Enumerable.Range(0, connections).Select(_ => Task.Run(async () =>
+    {
+        while (tokens.TryDequeue(out var token))
+        {
+            var started = Stopwatch.GetTimestamp();
+            try
+            {
+                await GetManifestAsync(http, $"{WavePath(token, "bench/small")}/manifests/v1");
+                latencies.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+            }
+            catch (Exception)
+            {
+                Interlocked.Increment(ref errors);
+            }
+        }
+    })));
+    return LoadResult.FromLatencies([.. latencies], clock.Elapsed, errors);
+}
+
+static async Task GetManifestAsync(HttpClient http, string url)
+{
+    using var request = new HttpRequestMessage(HttpMethod.Get, url);
+    request.Headers.Accept.ParseAdd(BenchImages.ManifestType);
+    using var response = await http.SendAsync(request);
+    response.EnsureSuccessStatusCode();
+    await response.Content.ReadAsByteArrayAsync();
+}
+
+// --- POST /v1alpha2/container --------------------------------------------------------------------------------------
+Console.WriteLine("POST /v1alpha2/container…");
+await IssueAsync(RequestBody("bench/small:v1")); // the upstream digest is cached from here on
+foreach (var connections in new[] { 8, 64 })
+{
+    var post = await Wrk.RunAsync($"http://{wave.Host}/v1alpha2/container", connections, options.Duration, Wrk.JsonPost(RequestBody("bench/small:v1")), work);
+    report.Absolute($"POST /v1alpha2/container, {connections} conn", post, "≥ 2,000 req/s");
+}
+await using (var cachingWave = await WaveProcess.StartAsync(options.AppHostDll, "--Wave:Tokens:UpstreamCacheTime=00:00:10"))
+{
+    var post = await Wrk.RunAsync($"http://{cachingWave.Host}/v1alpha2/container", 64, options.Duration, Wrk.JsonPost(RequestBody("bench/small:v1")), work);
+    report.Absolute("POST /v1alpha2/container, 64 conn, Wave:Tokens:UpstreamCacheTime=10s", post, "≥ 2,000 req/s");
+}
+
+// --- 100 MB blob ---------------------------------------------------------------------------------------------------
+Console.WriteLine("100 MB blob…");
+var bigToken = await IssueAsync(RequestBody("bench/big:v1"));
+var redirectToken = await IssueAsync(RequestBody("bench/small:v1", $"{DirectPath("bench/big")}/blobs/{bigLayer.GzipDigest}", bigLayer));
+var directBlob = await BlobThroughputAsync($"{DirectPath("bench/big")}/blobs/{bigLayer.GzipDigest}");
+report.Throughput("100 MB blob: streamed from the upstream", directBlob, await BlobThroughputAsync($"{WavePath(bigToken, "bench/big")}/blobs/{bigLayer.GzipDigest}"), "≥ 0.90×");
+report.Throughput("100 MB blob: http layer (redirect)", directBlob, await BlobThroughputAsync($"{WavePath(redirectToken, "bench/small")}/blobs/{bigLayer.GzipDigest}"), null);
+
+async Task<double> BlobThroughputAsync(string url)
+{
+    var best = 0.0;
+    var buffer = new byte[256 * 1024];
+    for (var i = 0; i < 5; i++)
+    {
+        var clock = Stopwatch.StartNew();
+        using var response = await http.GetAsync(url, HttpCompletionOption.ResponseHeadersRead);
+        response.EnsureSuccessStatusCode();
+        await using var body = await response.Content.ReadAsStreamAsync();
+        long total = 0;
+        int read;
+        while ((read = await body.ReadAsync(buffer)) > 0)
+        {
+            total += read;
+        }
+        best = Math.Max(best, total / 1e6 / clock.Elapsed.TotalSeconds);
+    }
+    return best; // MB/s
+}
+
+// --- docker pull ---------------------------------------------------------------------------------------------------
+if (options.Docker)
+{
+    Console.WriteLine("docker pull…");
+    await using var docker = await DockerDaemon.StartAsync();
+    async Task<double> PullSecondsAsync(string image)
+    {
+        var clock = Stopwatch.StartNew();
+        await docker.RunAsync("pull", "-q", image);
+        var seconds = clock.Elapsed.TotalSeconds;
+        await docker.RunAsync("rmi", image);
+        return seconds;
+    }
+    var directImage = $"{registry.Host}/bench/app:v1";
+    var directPulls = new List<double>();
+    var coldPulls = new List<double>();
+    var warmPulls = new List<double>();
+    var warmToken = await IssueAsync(RequestBody("bench/app:v1"));
+    await PullSecondsAsync($"{wave.Host}/wt/{warmToken}/bench/app:v1");
+    for (var i = 0; i < 3; i++)
+    {
+        directPulls.Add(await PullSecondsAsync(directImage));
+        coldPulls.Add(await PullSecondsAsync($"{wave.Host}/wt/{await IssueAsync(RequestBody("bench/app:v1"))}/bench/app:v1"));
+        warmPulls.Add(await PullSecondsAsync($"{wave.Host}/wt/{warmToken}/bench/app:v1"));
+    }
+    report.Time("docker pull, 4×16 MB layers: cold (fresh token)", Median(directPulls), Median(coldPulls), "≤ 1.05× time");
+    report.Time("docker pull, 4×16 MB layers: warm (cached manifest)", Median(directPulls), Median(warmPulls), "≤ 1.05× time");
+}
+
+static double Median(List<double> values) => values.Order().ElementAt(values.Count / 2);
+
+// --- Memory --------------------------------------------------------------------------------------------------------
+Console.WriteLine($"Memory: {options.Tokens:N0} tokens, {options.ConcurrentPulls:N0} concurrent pulls…");
+await using (var fresh = await WaveProcess.StartAsync(options.AppHostDll))
+{
+    using var memoryHttp = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = options.ConcurrentPulls + 8 }) { Timeout = TimeSpan.FromMinutes(5) };
+    var body = RequestBody("bench/small:v1");
+    async Task PostAsync()
+    {
+        using var content = new StringContent(body, Encoding.UTF8, "application/json");
+        using var response = await memoryHttp.PostAsync(new Uri(fresh.BaseAddress, "v1alpha2/container"), content);
+        response.EnsureSuccessStatusCode();
+    }
+    await PostAsync();
+    var idle = fresh.ResidentBytes();
+    await Parallel.ForEachAsync(Enumerable.Range(0, options.Tokens), new ParallelOptions { MaxDegreeOfParallelism = 32 }, async (_, _) => await PostAsync());
+    var afterTokens = fresh.ResidentBytes();
+    report.Memory($"RSS after {options.Tokens:N0} issued tokens (in-memory state)", idle, afterTokens, options.Tokens);
+
+    string pullToken;
+    using (var content = new StringContent(RequestBody("bench/app:v1"), Encoding.UTF8, "application/json"))
+    using (var issued = await memoryHttp.PostAsync(new Uri(fresh.BaseAddress, "v1alpha2/container"), content))
+    {
+        pullToken = JsonNode.Parse(await issued.EnsureSuccessStatusCode().Content.ReadAsStringAsync())!["containerToken"]!.GetValue<string>();
+    }
+    var layerUrl = $"http://{fresh.Host}/v2/wt/{pullToken}/bench/app/blobs/{appLayers[0].GzipDigest}";
+    using (var warm = await memoryHttp.GetAsync(layerUrl))
+    {
+        warm.EnsureSuccessStatusCode();
+    }
+    var beforePulls = fresh.ResidentBytes();
+    // Every pull has its headers and the start of its body, then stalls: Wave holds all of them open at once.
+    using var giveUp = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+    var pulls = Enumerable.Range(0, options.ConcurrentPulls)
+        .Select(_ => memoryHttp.GetAsync(layerUrl, HttpCompletionOption.ResponseHeadersRead, giveUp.Token)).ToList();
+    await Task.WhenAny(Task.WhenAll(pulls), Task.Delay(TimeSpan.FromSeconds(20)));
+    var duringPulls = fresh.ResidentBytes();
+    var started = pulls.Count(p => p.IsCompletedSuccessfully);
+    await giveUp.CancelAsync();
+    foreach (var pull in pulls)
+    {
+        try
+        {
+            (await pull).Dispose();
+        }
+        catch (Exception e) when (e is OperationCanceledException or HttpRequestException)
+        {
+        }
+    }
+    report.Memory($"RSS with {options.ConcurrentPulls:N0} concurrent streamed blob pulls ({started:N0} started within 20 s)", beforePulls, duringPulls, options.ConcurrentPulls);
+}
+
+var markdown = report.ToMarkdown(options);
+Console.WriteLine();
+Console.WriteLine(markdown);
+Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(options.Output))!);
+await File.WriteAllTextAsync(options.Output, markdown);
+Console.WriteLine($"written to {options.Output}");
+try
+{
+    Directory.Delete(work, recursive: true);
+}
+catch (IOException)
+{
+}

@@ -1,0 +1,84 @@
+using System.Globalization;
+using System.Text;
+
+namespace Wave.Bench;
+
+public sealed record BenchOptions(string AppHostDll, TimeSpan Duration, int Tokens, int ConcurrentPulls, bool Docker, string Output)
+{
+    public static BenchOptions Parse(string[] args)
+    {
+        if (args.Length == 0 || !File.Exists(args[0]))
+        {
+            throw new ArgumentException("usage: Wave.Bench <Wave.AppHost.dll> [--duration S] [--tokens N] [--concurrent-pulls N] [--no-docker] [--out FILE]");
+        }
+        string? Value(string name) => Array.IndexOf(args, name) is var i and >= 0 && i + 1 < args.Length ? args[i + 1] : null;
+        return new BenchOptions(
+            Path.GetFullPath(args[0]),
+            TimeSpan.FromSeconds(int.Parse(Value("--duration") ?? "5", CultureInfo.InvariantCulture)),
+            int.Parse(Value("--tokens") ?? "20000", CultureInfo.InvariantCulture),
+            int.Parse(Value("--concurrent-pulls") ?? "1000", CultureInfo.InvariantCulture),
+            !args.Contains("--no-docker"),
+            Value("--out") ?? "bench/results/latest.md");
+    }
+}
+
+/// <summary>The result table: Wave against the registry serving the same content, as a ratio.</summary>
+public sealed class Report
+{
+    private readonly List<string> _rows = [];
+
+    private static string F(double value, string format = "0.0") => double.IsNaN(value) ? "–" : value.ToString(format, CultureInfo.InvariantCulture);
+
+    private void Add(string what, string direct, string wave, string ratio, string? target, bool? met)
+    {
+        var verdict = target is null ? "" : $"{target} {(met == true ? "✅" : "❌")}";
+        _rows.Add($"| {what} | {direct} | {wave} | {ratio} | {verdict} |");
+        Console.WriteLine($"  {what}: direct {direct} | wave {wave} | {ratio} {verdict}");
+    }
+
+    private static string Describe(LoadResult r) =>
+        $"{F(r.RequestsPerSecond, "N0")} req/s, p50 {F(r.P50Ms, "0.00")} ms, p99 {F(r.P99Ms, "0.00")} ms{(r.Errors > 0 ? $", {r.Errors} errors" : "")}";
+
+    public void Load(string what, LoadResult direct, LoadResult wave, string? target)
+    {
+        var ratio = wave.RequestsPerSecond / direct.RequestsPerSecond;
+        Add(what, Describe(direct), Describe(wave), $"{F(ratio, "0.00")}× req/s, {F(wave.P99Ms / direct.P99Ms, "0.00")}× p99", target, ratio >= 1.0 && wave.Errors == 0);
+    }
+
+    public void Absolute(string what, LoadResult wave, string target) =>
+        Add(what, "–", Describe(wave), "–", target, wave.RequestsPerSecond >= 2000 && wave.Errors == 0);
+
+    public void Throughput(string what, double directMBps, double waveMBps, string? target)
+    {
+        var ratio = waveMBps / directMBps;
+        Add(what, $"{F(directMBps, "N0")} MB/s", $"{F(waveMBps, "N0")} MB/s", $"{F(ratio, "0.00")}×", target, ratio >= 0.9);
+    }
+
+    public void Time(string what, double directSeconds, double waveSeconds, string target)
+    {
+        var ratio = waveSeconds / directSeconds;
+        Add(what, $"{F(directSeconds, "0.00")} s", $"{F(waveSeconds, "0.00")} s", $"{F(ratio, "0.00")}× time", target, ratio <= 1.05);
+    }
+
+    public void Memory(string what, long before, long after, int count)
+    {
+        var perThousand = (after - before) / (double)count * 1000 / (1024 * 1024);
+        Add(what, "–", $"{after / (1024 * 1024)} MiB (from {before / (1024 * 1024)} MiB)", $"{F(perThousand, "0.00")} MiB per 1,000", null, null);
+    }
+
+    public string ToMarkdown(BenchOptions options)
+    {
+        var cpu = File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':', 2)[1].Trim() ?? "unknown CPU";
+        var memory = File.ReadLines("/proc/meminfo").First().Split(':', 2)[1].Trim();
+        var text = new StringBuilder()
+            .AppendLine(CultureInfo.InvariantCulture, $"Run {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC on {Environment.ProcessorCount} cores ({cpu}), {memory} RAM, .NET {Environment.Version}; loopback; load by wrk {options.Duration.TotalSeconds:0} s per cell.")
+            .AppendLine()
+            .AppendLine("| measurement | registry direct | Wave | Wave / direct | target |")
+            .AppendLine("| --- | --- | --- | --- | --- |");
+        foreach (var row in _rows)
+        {
+            text.AppendLine(row);
+        }
+        return text.ToString();
+    }
+}

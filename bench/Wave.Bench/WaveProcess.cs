@@ -1,0 +1,123 @@
+using System.Globalization;
+
+using Wave.Tests.Infrastructure;
+
+namespace Wave.Bench;
+
+/// <summary>Wave in embedded mode as its own process (<c>dotnet Wave.AppHost.dll</c>), as it runs in production.</summary>
+public sealed class WaveProcess : IAsyncDisposable
+{
+    private readonly TestProcess _process;
+
+    private WaveProcess(TestProcess process, int port)
+    {
+        _process = process;
+        Port = port;
+    }
+
+    public int Port { get; }
+    public string Host => $"127.0.0.1:{Port}";
+    public Uri BaseAddress => new($"http://{Host}/");
+
+    public static async Task<WaveProcess> StartAsync(string appHostDll, params string[] settings)
+    {
+        var port = FreePort.Next();
+        var process = TestProcess.Start("dotnet", [appHostDll, "--urls", $"http://127.0.0.1:{port}", .. settings], new Dictionary<string, string?>
+        {
+            ["ASPNETCORE_ENVIRONMENT"] = "Production",
+            ["Logging__LogLevel__Default"] = "Warning",
+            ["Logging__LogLevel__Wave"] = "Warning",
+        }, Path.GetDirectoryName(appHostDll));
+        await FreePort.WaitListeningAsync(port, TimeSpan.FromSeconds(30), () => process.Output);
+        return new WaveProcess(process, port);
+    }
+
+    /// <summary>Resident set size of the process, from /proc.</summary>
+    public long ResidentBytes()
+    {
+        foreach (var line in File.ReadLines($"/proc/{_process.Id}/status"))
+        {
+            if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
+            {
+                return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024;
+            }
+        }
+        throw new InvalidOperationException("no VmRSS in /proc status");
+    }
+
+    public ValueTask DisposeAsync() => _process.DisposeAsync();
+}
+
+/// <summary>A private dockerd (vfs storage, no networking), started like the test suite's Docker engine.</summary>
+public sealed class DockerDaemon : IAsyncDisposable
+{
+    private readonly TestProcess _daemon;
+    private readonly Dictionary<string, string?> _environment;
+
+    private DockerDaemon(TestProcess daemon, string root)
+    {
+        _daemon = daemon;
+        Root = root;
+        _environment = new() { ["DOCKER_HOST"] = $"unix://{root}/d.sock", ["DOCKER_CONFIG"] = Path.Combine(root, "client") };
+    }
+
+    public string Root { get; }
+
+    public static async Task<DockerDaemon> StartAsync()
+    {
+        var dockerd = Requirements.Binary("dockerd", "docker.io");
+        var root = Path.Combine("/tmp", "wave-bench-dockerd-" + Path.GetRandomFileName().Replace(".", "", StringComparison.Ordinal));
+        foreach (var dir in new[] { "data", "exec", "client" })
+        {
+            Directory.CreateDirectory(Path.Combine(root, dir));
+        }
+        await File.WriteAllTextAsync(Path.Combine(root, "daemon.json"), "{}");
+        var daemon = TestProcess.Start(dockerd,
+        [
+            "--config-file", Path.Combine(root, "daemon.json"), "--storage-driver", "vfs",
+            "--iptables=false", "--ip6tables=false", "--bridge=none",
+            "--data-root", Path.Combine(root, "data"), "--exec-root", Path.Combine(root, "exec"),
+            "--pidfile", Path.Combine(root, "dockerd.pid"), "--host", $"unix://{root}/d.sock",
+        ]);
+        var engine = new DockerDaemon(daemon, root);
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (true)
+        {
+            try
+            {
+                await engine.RunAsync("version");
+                return engine;
+            }
+            catch (CommandFailedException) when (DateTime.UtcNow < deadline && !daemon.HasExited)
+            {
+                await Task.Delay(200);
+            }
+        }
+    }
+
+    public Task<string> RunAsync(params string[] args) =>
+        TestProcess.RunAsync(Requirements.Binary("docker", "docker.io"), args, TimeSpan.FromMinutes(5), _environment);
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_daemon.HasExited)
+        {
+            try
+            {
+                await TestProcess.RunAsync("kill", ["-TERM", _daemon.Id.ToString(CultureInfo.InvariantCulture)], TimeSpan.FromSeconds(5));
+                await _daemon.WaitForExitAsync(TimeSpan.FromSeconds(15));
+            }
+            catch (Exception e) when (e is CommandFailedException or TimeoutException)
+            {
+            }
+        }
+        await _daemon.DisposeAsync();
+        try
+        {
+            Directory.Delete(Root, recursive: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+        }
+    }
+}
