@@ -98,7 +98,7 @@ public static class RegistryApi
         var source = ImageReference.Parse(request.SourceImage);
         try
         {
-            return await GetManifest(route, head, context, request, source, resolver, registry, cancellationToken);
+            return await GetManifest(route, head, context, request, source, resolver, registry, pulls, cancellationToken);
         }
         catch (InvalidManifestException e)
         {
@@ -107,7 +107,7 @@ public static class RegistryApi
         }
     }
 
-    private static async Task<IResult> GetManifest(RegistryPath route, bool head, HttpContext context, ContainerRequest request, ImageReference source, AugmentedImageResolver resolver, RegistryClient registry, CancellationToken cancellationToken)
+    private static async Task<IResult> GetManifest(RegistryPath route, bool head, HttpContext context, ContainerRequest request, ImageReference source, AugmentedImageResolver resolver, RegistryClient registry, PullAccounting pulls, CancellationToken cancellationToken)
     {
         ServedContent content;
         if (route.Reference.StartsWith("sha256:", StringComparison.Ordinal) || route.Reference.Contains(':'))
