@@ -2,13 +2,9 @@ using System.Text.RegularExpressions;
 
 namespace Wave.Builder.Kubernetes;
 
-/// <summary>What the builder's log says: lines without terminal escapes, and the digest of the pushed image.</summary>
+/// <summary>What the builder's log says about the digest of the pushed image.</summary>
 internal static partial class BuildkitLog
 {
-    /// <summary>CSI sequences (colours, cursor moves), OSC sequences and lone two-byte escapes.</summary>
-    [GeneratedRegex(@"\x1B(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1B]*(?:\x07|\x1B\\)|[@-Z\\-_])")]
-    private static partial Regex Ansi();
-
     // BuildKit's plain progress: "#9 pushing manifest for reg/repo:tag@sha256:…", "#9 exporting manifest list sha256:…",
     // "#9 exporting manifest sha256:…". The pushed reference is the surest; a list beats a single manifest.
     [GeneratedRegex(@"pushing manifest for \S+@(sha256:[a-f0-9]{64})")]
@@ -19,8 +15,6 @@ internal static partial class BuildkitLog
 
     [GeneratedRegex(@"exporting manifest (sha256:[a-f0-9]{64})")]
     private static partial Regex ExportedManifest();
-
-    public static string StripAnsi(string text) => text.Contains('\x1B') ? Ansi().Replace(text, "") : text;
 
     /// <summary>How sure a line is about the image digest: 3 pushed, 2 index, 1 manifest, 0 says nothing.</summary>
     public static (int Rank, string? Digest) DigestIn(string line)

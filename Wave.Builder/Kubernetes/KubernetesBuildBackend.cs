@@ -256,7 +256,7 @@ public sealed class KubernetesBuildBackend(
 
         public ValueTask AppendAsync(string line, CancellationToken cancellationToken)
         {
-            var clean = BuildkitLog.StripAnsi(line).TrimEnd('\r');
+            var clean = AnsiText.Strip(line).TrimEnd('\r');
             var (rank, digest) = BuildkitLog.DigestIn(clean);
             if (rank >= _digestRank && digest is not null)
             {

@@ -45,8 +45,8 @@ public sealed partial class KubernetesBuildPiecesTests
     [Fact]
     public void Ansi_escapes_are_stripped()
     {
-        Assert.Equal("#5 DONE 0.2s", BuildkitLog.StripAnsi("\u001b[1;32m#5 DONE\u001b[0m 0.2s\u001b]0;title\u0007"));
-        Assert.Equal("plain", BuildkitLog.StripAnsi("plain"));
+        Assert.Equal("#5 DONE 0.2s", AnsiText.Strip("\u001b[1;32m#5 DONE\u001b[0m 0.2s\u001b]0;title\u0007"));
+        Assert.Equal("plain", AnsiText.Strip("plain"));
     }
 
     [Fact]

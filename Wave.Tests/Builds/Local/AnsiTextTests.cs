@@ -1,4 +1,5 @@
 using Wave.Builder.Local;
+using Wave.Core.Builds;
 
 namespace Wave.Tests.Builds.Local;
 

@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace Wave.Builder.Local;
+namespace Wave.Core.Builds;
 
 /// <summary>Terminal escape sequences removed from build output, so that stored logs read as plain text.</summary>
 public static class AnsiText
