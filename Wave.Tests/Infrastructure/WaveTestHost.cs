@@ -53,6 +53,9 @@ public sealed class WaveTestHost : IAsyncDisposable
         {
             ["Logging:LogLevel:Default"] = "Warning",
             ["Logging:LogLevel:Wave"] = "Information",
+            // Every test client is the anonymous 127.0.0.1: the default 250 pulls per hour would make tests depend
+            // on each other's pulls. Tests of the limits set their own numbers, which override this.
+            ["Wave:RateLimits:AnonymousPulls:Limit"] = "1000000",
         });
         builder.Configuration.AddInMemoryCollection(settings);
         builder.WebHost.UseUrls("http://127.0.0.1:0");
