@@ -116,43 +116,44 @@ public sealed class KubernetesBuildBackendTests
 
         var calls = api.Calls;
         var names = KubernetesBuildNames.For("bd-0123456789abcdef_1");
-        var order = new[]
-        {
-            IndexOf(calls, "POST", $"/api/v1/namespaces/{Namespace}/secrets"),
-            IndexOf(calls, "POST", $"/api/v1/namespaces/{Namespace}/configmaps"),
-            IndexOf(calls, "POST", $"/apis/batch/v1/namespaces/{Namespace}/jobs"),
-            IndexOf(calls, "GET", $"/apis/batch/v1/namespaces/{Namespace}/jobs", c => c.Query.ContainsKey("watch")),
-            IndexOf(calls, "GET", $"/api/v1/namespaces/{Namespace}/pods"),
-            IndexOf(calls, "GET", "/log"),
-            IndexOf(calls, "DELETE", $"/jobs/{names.Job}"),
-            IndexOf(calls, "DELETE", $"/secrets/{names.Secret}"),
-            IndexOf(calls, "DELETE", $"/configmaps/{names.ConfigMap}"),
-        };
-        Assert.Equal(order.Order(), order);
+        var createSecret = IndexOf(calls, "POST", $"/api/v1/namespaces/{Namespace}/secrets");
+        var createConfigMap = IndexOf(calls, "POST", $"/api/v1/namespaces/{Namespace}/configmaps");
+        var createJob = IndexOf(calls, "POST", $"/apis/batch/v1/namespaces/{Namespace}/jobs");
+        var watchJob = IndexOf(calls, "GET", $"/apis/batch/v1/namespaces/{Namespace}/jobs", c => c.Query.ContainsKey("watch"));
+        var listPods = IndexOf(calls, "GET", $"/api/v1/namespaces/{Namespace}/pods");
+        var readLog = IndexOf(calls, "GET", "/log");
+        var deleteJob = IndexOf(calls, "DELETE", $"/jobs/{names.Job}");
+        var deleteSecret = IndexOf(calls, "DELETE", $"/secrets/{names.Secret}");
+        var deleteConfigMap = IndexOf(calls, "DELETE", $"/configmaps/{names.ConfigMap}");
+        // Secret and ConfigMap exist before the Job that mounts them; the Job is then watched while, at the same time
+        // (so in either order), its pod is found and its log followed; everything is deleted once the Job has ended.
+        Assert.True(createSecret < createConfigMap && createConfigMap < createJob, string.Join('\n', calls));
+        Assert.True(createJob < watchJob && createJob < listPods && listPods < readLog, string.Join('\n', calls));
+        Assert.True(Math.Max(watchJob, readLog) < deleteJob && deleteJob < deleteSecret && deleteSecret < deleteConfigMap, string.Join('\n', calls));
         Assert.All(calls, c => Assert.Equal($"Bearer {Token}", c.Authorization));
         Assert.False(api.Exists("jobs", names.Job));
         Assert.False(api.Exists("secrets", names.Secret));
         Assert.False(api.Exists("configmaps", names.ConfigMap));
 
-        var watch = calls[order[3]];
+        var watch = calls[watchJob];
         Assert.Equal($"metadata.name={names.Job}", watch.Query["fieldSelector"]);
-        Assert.Equal(calls[order[2]].Body!["metadata"]!["name"]!.ToString(), names.Job);
-        Assert.Equal(KubernetesBuildNames.BuildIdLabelKey + "=bd-0123456789abcdef_1", calls[order[4]].Query["labelSelector"]);
-        Assert.Equal("build", calls[order[5]].Query["container"]);
-        Assert.Equal("true", calls[order[5]].Query["follow"]);
+        Assert.Equal(calls[createJob].Body!["metadata"]!["name"]!.ToString(), names.Job);
+        Assert.Equal(KubernetesBuildNames.BuildIdLabelKey + "=bd-0123456789abcdef_1", calls[listPods].Query["labelSelector"]);
+        Assert.Equal("build", calls[readLog].Query["container"]);
+        Assert.Equal("true", calls[readLog].Query["follow"]);
 
         // The Secret is a docker config with the push login.
-        var secret = calls[order[0]].Body!;
+        var secret = calls[createSecret].Body!;
         var dockerConfig = JsonNode.Parse(Encoding.UTF8.GetString(Convert.FromBase64String(secret["data"]![".dockerconfigjson"]!.ToString())))!;
         Assert.Equal(Convert.ToBase64String(Encoding.UTF8.GetBytes("pusher:s3cret-push-password")), dockerConfig["auths"]!["127.0.0.1:5000"]!["auth"]!.ToString());
 
         // The ConfigMap carries the Dockerfile and the context files.
-        var configMap = calls[order[1]].Body!;
+        var configMap = calls[createConfigMap].Body!;
         Assert.Equal(Job().Dockerfile, configMap["data"]!["Dockerfile"]!.ToString());
         Assert.Contains(configMap["data"]!.AsObject(), p => p.Value!.ToString() == "dependencies: [python]\n");
 
         // The Job runs BuildKit for the platform, with the recipe and the credentials mounted.
-        var spec = calls[order[2]].Body!["spec"]!;
+        var spec = calls[createJob].Body!["spec"]!;
         Assert.Equal(0, spec["backoffLimit"]!.GetValue<int>());
         Assert.Equal(600, spec["activeDeadlineSeconds"]!.GetValue<long>());
         var pod = spec["template"]!["spec"]!;
@@ -326,6 +327,9 @@ public sealed class KubernetesBuildBackendTests
         api.Intercept = call => call.Query.ContainsKey("watch")
             ? Results.Json(FakeKubernetesApi.Status(403, "Forbidden", "jobs.batch is forbidden: cannot watch resource \"jobs\""), statusCode: 403)
             : null;
+        // The Job stays unfinished for many poll intervals (50 ms), however loaded the machine, so that finishing the
+        // build takes repeated polls rather than one lucky read of an already completed Job.
+        api.Script = new PodScript { StartAfter = TimeSpan.FromMilliseconds(200), RunFor = TimeSpan.FromSeconds(3) };
         var (client, backend) = Backend(api);
         using var _ = client;
 
