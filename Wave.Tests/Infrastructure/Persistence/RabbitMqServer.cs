@@ -9,6 +9,8 @@ namespace Wave.Tests.Infrastructure.Persistence;
 /// so that it never meets the system instance apt may have started, nor another test run's node. Started in the
 /// foreground (the Debian wrapper would switch to the rabbitmq user and detach) and ready once an AMQP connection
 /// with its user succeeds. <see cref="KillAsync"/> + <see cref="StartAgainAsync"/> restart it on the same data.
+/// Its Erlang port mapper (epmd) is a private foreground process on its own port too: left to itself the node would
+/// start <c>epmd -daemon</c>, which detaches and outlives the test run.
 /// </summary>
 public sealed class RabbitMqServer : IAsyncDisposable
 {
@@ -20,6 +22,8 @@ public sealed class RabbitMqServer : IAsyncDisposable
     private readonly int _distributionPort;
     private readonly string _password = Guid.NewGuid().ToString("N");
     private TestProcess? _process;
+    private TestProcess? _epmd;
+    private int _epmdPort;
 
     private RabbitMqServer(string binary, string directory, int port, int distributionPort)
     {
@@ -83,10 +87,12 @@ public sealed class RabbitMqServer : IAsyncDisposable
         {
             throw new InvalidOperationException("the server is already running");
         }
+        await EnsureEpmdAsync();
         var port = Port.ToString(CultureInfo.InvariantCulture);
         var process = TestProcess.Start(_binary, [], new Dictionary<string, string?>
         {
             ["HOME"] = Path.Combine(_directory, "home"),
+            ["ERL_EPMD_PORT"] = _epmdPort.ToString(CultureInfo.InvariantCulture),
             ["RABBITMQ_NODENAME"] = NodeName,
             ["RABBITMQ_NODE_IP_ADDRESS"] = "127.0.0.1",
             ["RABBITMQ_NODE_PORT"] = port,
@@ -100,6 +106,23 @@ public sealed class RabbitMqServer : IAsyncDisposable
         }, workingDirectory: _directory);
         _process = process;
         await WaitReadyAsync(process);
+    }
+
+    private async Task EnsureEpmdAsync()
+    {
+        if (_epmd is { HasExited: false })
+        {
+            return;
+        }
+        if (_epmd is not null)
+        {
+            await _epmd.DisposeAsync();
+        }
+        var binary = Requirements.Binary("epmd", "erlang-base");
+        _epmdPort = FreePort.Next();
+        var epmd = TestProcess.Start(binary, ["-port", _epmdPort.ToString(CultureInfo.InvariantCulture), "-address", "127.0.0.1"]);
+        _epmd = epmd;
+        await FreePort.WaitListeningAsync(_epmdPort, TimeSpan.FromSeconds(20), () => epmd.Output);
     }
 
     private async Task WaitReadyAsync(TestProcess process)
@@ -136,7 +159,11 @@ public sealed class RabbitMqServer : IAsyncDisposable
             return;
         }
         await TestProcess.RunAsync("/usr/lib/rabbitmq/bin/rabbitmqctl", ["-n", NodeName, "stop"], TimeSpan.FromSeconds(60),
-            new Dictionary<string, string?> { ["HOME"] = Path.Combine(_directory, "home") });
+            new Dictionary<string, string?>
+            {
+                ["HOME"] = Path.Combine(_directory, "home"),
+                ["ERL_EPMD_PORT"] = _epmdPort.ToString(CultureInfo.InvariantCulture),
+            });
         await process.WaitForExitAsync(TimeSpan.FromSeconds(30));
         _process = null;
         await process.DisposeAsync();
@@ -155,6 +182,11 @@ public sealed class RabbitMqServer : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await KillAsync();
+        if (_epmd is not null)
+        {
+            await _epmd.DisposeAsync();
+            _epmd = null;
+        }
         try
         {
             Directory.Delete(_directory, recursive: true);
