@@ -121,7 +121,7 @@ public sealed class ContainerRequestService(
         {
             throw new ApiException(StatusCodes.Status502BadGateway, $"upstream registry {image.Registry} returned an invalid index for '{image}': {e.Message}");
         }
-        if (!index.Manifests.Any(m => platform.Matches(m.Platform?.Os, m.Platform?.Architecture, m.Platform?.Variant)))
+        if (index.ManifestFor(platform) is null)
         {
             var available = string.Join(", ", index.Manifests
                 .Where(m => m.Platform is { Os: not "unknown" })

@@ -23,7 +23,7 @@ public sealed class ContainerInspector(RegistryClient registry)
             if (MediaTypes.IsIndex(manifest.MediaType) && platform is not null)
             {
                 var index = ManifestJson.Deserialize<ImageIndex>(manifest.Content);
-                var entry = index.Manifests.FirstOrDefault(m => platform.Matches(m.Platform?.Os, m.Platform?.Architecture, m.Platform?.Variant))
+                var entry = index.ManifestFor(platform)
                     ?? throw new ApiException(StatusCodes.Status404NotFound, $"'{image}' has no {platform} manifest");
                 manifest = await registry.GetManifestAsync(image.Registry, image.Repository, entry.Digest, cancellationToken);
             }

@@ -40,6 +40,10 @@ public sealed record ImageIndex
     [JsonPropertyName("mediaType")] public string? MediaType { get; init; }
     [JsonRequired][JsonPropertyName("manifests")] public IReadOnlyList<Descriptor> Manifests { get; init; } = [];
     [JsonExtensionData] public Dictionary<string, JsonElement>? ExtensionData { get; init; }
+
+    /// <summary>The first entry for <paramref name="platform"/>, or null when the index has none.</summary>
+    public Descriptor? ManifestFor(Names.ContainerPlatform platform) =>
+        Manifests.FirstOrDefault(m => platform.Matches(m.Platform?.Os, m.Platform?.Architecture, m.Platform?.Variant));
 }
 
 /// <summary>An image configuration (the config blob).</summary>

@@ -112,7 +112,7 @@ public sealed class AugmentedImageResolver(RegistryClient registry, TokenContent
             if (request.Platform is not null)
             {
                 ContainerPlatform.TryParse(request.Platform, out var platform, out _);
-                var entry = index.Manifests.FirstOrDefault(m => platform!.Matches(m.Platform?.Os, m.Platform?.Architecture, m.Platform?.Variant))
+                var entry = index.ManifestFor(platform!)
                     ?? throw new RegistryException(RegistryErrorKind.NotFound, source.Registry, $"'{source}' no longer has a {request.Platform} manifest");
                 root = await ServeImageAsync(request, source, entry.Digest, served, cancellationToken);
             }
