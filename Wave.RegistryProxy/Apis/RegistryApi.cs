@@ -72,12 +72,13 @@ public static class RegistryApi
     /// <summary>A token serves one tag (none when the image was requested by digest only); clients such as skopeo list tags before they inspect.</summary>
     private static async Task<IResult> ListTags(RegistryPath route, HttpContext context, ContainerRequestCache requests)
     {
-        var request = await FindRequestAsync(route, requests, context.RequestAborted);
-        var tag = ImageReference.Parse(request.SourceImage).Tag;
+        var (_, source) = await FindRequestAsync(route, requests, context.RequestAborted);
+        var tag = source.Tag;
         return TypedResults.Json(new TagList($"wt/{route.Token}/{route.Name}", tag is null ? [] : [tag]));
     }
 
-    private static async Task<ContainerRequest> FindRequestAsync(RegistryPath route, ContainerRequestCache requests, CancellationToken cancellationToken)
+    /// <summary>The token's request and its parsed source image, once the path's repository is the one the token was issued for.</summary>
+    private static async Task<(ContainerRequest Request, ImageReference Source)> FindRequestAsync(RegistryPath route, ContainerRequestCache requests, CancellationToken cancellationToken)
     {
         var request = await requests.FindAsync(route.Token, cancellationToken)
             ?? throw new OciErrorException(StatusCodes.Status404NotFound, OciErrorCodes.NameUnknown,
@@ -88,14 +89,13 @@ public static class RegistryApi
             throw new OciErrorException(StatusCodes.Status404NotFound, OciErrorCodes.NameUnknown,
                 $"container token '{route.Token}' was issued for repository '{source.Repository}', not '{route.Name}'");
         }
-        return request;
+        return (request, source);
     }
 
     private static async Task<IResult> GetManifest(RegistryPath route, bool head, HttpContext context, ContainerRequestCache requests, AugmentedImageResolver resolver, RegistryClient registry, PullAccounting pulls)
     {
         var cancellationToken = context.RequestAborted;
-        var request = await FindRequestAsync(route, requests, cancellationToken);
-        var source = ImageReference.Parse(request.SourceImage);
+        var (request, source) = await FindRequestAsync(route, requests, cancellationToken);
         try
         {
             return await GetManifest(route, head, context, request, source, resolver, registry, pulls, cancellationToken);
@@ -165,7 +165,7 @@ public static class RegistryApi
         {
             throw new OciErrorException(StatusCodes.Status400BadRequest, OciErrorCodes.DigestInvalid, $"'{route.Reference}' is not a valid sha256 digest");
         }
-        var request = await FindRequestAsync(route, requests, cancellationToken);
+        var (request, source) = await FindRequestAsync(route, requests, cancellationToken);
         switch (await blobs.LocateAsync(request, route.Reference, cancellationToken))
         {
             case BlobSource.Local local:
@@ -181,7 +181,6 @@ public static class RegistryApi
                 context.Response.Headers[DigestHeader] = route.Reference;
                 return TypedResults.Redirect(redirect.Location.ToString(), permanent: false, preserveMethod: true);
             default:
-                var source = ImageReference.Parse(request.SourceImage);
                 await StreamUpstreamBlobAsync(context, registry, source, route.Reference, head, cancellationToken);
                 return TypedResults.Empty;
         }
