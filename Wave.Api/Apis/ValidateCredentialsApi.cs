@@ -29,7 +29,7 @@ public static class ValidateCredentialsApi
                 throw ApiException.BadRequest("password", "is required");
             }
             var host = NormaliseRegistry(request.Registry);
-            if (await policy.CheckHostAsync(RegistryHostName(host), context.RequestAborted) is { } refusal)
+            if (await policy.CheckHostAsync(ApiHostOf(registry, host), context.RequestAborted) is { } refusal)
             {
                 throw ApiException.BadRequest("registry", $"'{host}' {refusal}");
             }
@@ -40,13 +40,10 @@ public static class ValidateCredentialsApi
         {
             return ContainerApi.Error(e.StatusCode, e.Message, e.Field);
         }
-        catch (RegistryException e) when (e.Kind == RegistryErrorKind.Timeout)
-        {
-            return ContainerApi.Error(StatusCodes.Status504GatewayTimeout, $"registry {e.Registry} did not answer in time: {e.Message}");
-        }
         catch (RegistryException e)
         {
-            return ContainerApi.Error(StatusCodes.Status502BadGateway, $"registry {e.Registry} failed: {e.Message}");
+            var upstream = ApiException.Upstream(e, "checking the login");
+            return ContainerApi.Error(upstream.StatusCode, upstream.Message);
         }
     }
 
@@ -73,17 +70,16 @@ public static class ValidateCredentialsApi
         return host;
     }
 
-    private static string RegistryHostName(string registry)
+    /// <summary>The host Wave will connect to for this registry (docker.io is served by registry-1.docker.io).</summary>
+    private static string ApiHostOf(RegistryClient registry, string host)
     {
-        if (registry is "docker.io" or "index.docker.io")
+        try
         {
-            return "registry-1.docker.io";
+            return registry.BaseUri(host).Host;
         }
-        if (registry.StartsWith('['))
+        catch (UriFormatException)
         {
-            return registry[1..registry.IndexOf(']', StringComparison.Ordinal)];
+            throw ApiException.BadRequest("registry", $"'{host}' is not a registry host name (e.g. docker.io, quay.io, localhost:5000)");
         }
-        var colon = registry.LastIndexOf(':');
-        return colon > 0 ? registry[..colon] : registry;
     }
 }

@@ -100,13 +100,9 @@ public sealed class ContainerRequestService(
         {
             throw ApiException.BadRequest("containerImage", $"'{image}' cannot be accessed: {e.Message}");
         }
-        catch (RegistryException e) when (e.Kind == RegistryErrorKind.Timeout)
-        {
-            throw new ApiException(StatusCodes.Status504GatewayTimeout, $"upstream registry {e.Registry} did not answer in time while resolving '{image}': {e.Message}");
-        }
         catch (RegistryException e)
         {
-            throw new ApiException(StatusCodes.Status502BadGateway, $"upstream registry {e.Registry} failed while resolving '{image}': {e.Message}");
+            throw ApiException.Upstream(e, $"resolving '{image}'");
         }
     }
 

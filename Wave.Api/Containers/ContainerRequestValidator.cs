@@ -15,6 +15,15 @@ public sealed class ApiException(int statusCode, string message, string? field =
     public string? Field { get; } = field;
 
     public static ApiException BadRequest(string field, string problem) => new(StatusCodes.Status400BadRequest, $"{field} {problem}", field);
+
+    /// <summary>An upstream registry that timed out (504) or failed (502), named in the message; <paramref name="activity"/> says what Wave was doing.</summary>
+    public static ApiException Upstream(Wave.Core.Registry.RegistryException e, string? activity = null)
+    {
+        var timedOut = e.Kind == Wave.Core.Registry.RegistryErrorKind.Timeout;
+        var what = timedOut ? "did not answer in time" : "failed";
+        var during = activity is null ? "" : $" while {activity}";
+        return new(timedOut ? StatusCodes.Status504GatewayTimeout : StatusCodes.Status502BadGateway, $"upstream registry {e.Registry} {what}{during}: {e.Message}");
+    }
 }
 
 /// <summary>Checks a container request before any I/O. Messages start with the field name they concern.</summary>

@@ -53,13 +53,9 @@ public sealed class ContainerInspector(RegistryClient registry)
         {
             throw ApiException.BadRequest("containerImage", $"'{image}' cannot be accessed: {e.Message}");
         }
-        catch (RegistryException e) when (e.Kind == RegistryErrorKind.Timeout)
-        {
-            throw new ApiException(StatusCodes.Status504GatewayTimeout, $"registry {e.Registry} did not answer in time: {e.Message}");
-        }
         catch (RegistryException e)
         {
-            throw new ApiException(StatusCodes.Status502BadGateway, $"registry {e.Registry} failed: {e.Message}");
+            throw ApiException.Upstream(e, $"inspecting '{image}'");
         }
         catch (InvalidManifestException e)
         {
