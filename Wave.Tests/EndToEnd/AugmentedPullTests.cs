@@ -99,7 +99,11 @@ public sealed class AugmentedPullTests(RegistryFixture registryFixture, WaveFixt
         Assert.True(answer.Status == 200, answer.Text);
 
         var raw = JsonNode.Parse(await Skopeo("inspect", "--raw", $"docker://{answer.TargetImage}"))!;
-        Assert.Equal("application/vnd.oci.image.manifest.v1+json", raw["mediaType"]?.GetValue<string>() ?? "application/vnd.oci.image.manifest.v1+json");
+        // The augmented manifest keeps the source's own mediaType field exactly (present with the same value, or absent),
+        // and its config descriptor stays in the OCI family.
+        var source = JsonNode.Parse(await Skopeo("inspect", "--raw", $"docker://{registries.Images.Oci}"))!;
+        Assert.Equal(source["mediaType"]?.GetValue<string>(), raw["mediaType"]?.GetValue<string>());
+        Assert.Equal("application/vnd.oci.image.config.v1+json", raw["config"]!["mediaType"]!.GetValue<string>());
         var layers = raw["layers"]!.AsArray();
         Assert.Equal(HelloLayer.GzipDigest, layers.Last()!["digest"]!.GetValue<string>());
         Assert.Equal("application/vnd.oci.image.layer.v1.tar+gzip", layers.Last()!["mediaType"]!.GetValue<string>());
