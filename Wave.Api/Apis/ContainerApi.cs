@@ -6,6 +6,7 @@ using Microsoft.Extensions.Options;
 
 using Wave.Api.Containers;
 using Wave.Api.Identity;
+using Wave.Core.Builds;
 using Wave.Core.Identity;
 using Wave.Core.State;
 
@@ -20,43 +21,51 @@ public static class ContainerApi
         return app;
     }
 
-    public static async Task<IResult> SubmitV1(HttpContext context, ContainerRequestService service, IdentityResolver identity, IOptions<ContainerRequestOptions> options)
+    public static async Task<IResult> SubmitV1(HttpContext context, ContainerRequestService service, IdentityResolver identity, IOptions<ContainerRequestOptions> options, IOptions<BuildOptions> builds)
     {
-        return await Handle(context, identity, options.Value.Limits, async (request, user) =>
+        return await Handle(context, identity, options.Value.Limits, builds.Value, async (request, user) =>
         {
             var issued = await service.SubmitAsync(request, user, RemoteIp(context), context.RequestAborted);
-            return TypedResults.Ok(new SubmitContainerTokenResponse(issued.Token, issued.TargetImage, issued.ExpiresAt.UtcDateTime));
+            return TypedResults.Ok(new SubmitContainerTokenResponse(issued.Request?.Token, issued.TargetImage, issued.Request?.ExpiresAt.UtcDateTime));
         });
     }
 
-    public static async Task<IResult> SubmitV2(HttpContext context, ContainerRequestService service, IdentityResolver identity, IOptions<ContainerRequestOptions> options)
+    public static async Task<IResult> SubmitV2(HttpContext context, ContainerRequestService service, IdentityResolver identity, IOptions<ContainerRequestOptions> options, IOptions<BuildOptions> builds)
     {
-        return await Handle(context, identity, options.Value.Limits, async (request, user) =>
+        return await Handle(context, identity, options.Value.Limits, builds.Value, async (request, user) =>
         {
             var issued = await service.SubmitAsync(request, user, RemoteIp(context), context.RequestAborted);
             return TypedResults.Ok(new SubmitContainerTokenResponseV2(
-                issued.Token, issued.TargetImage, issued.ExpiresAt.UtcDateTime, issued.SourceImage, BuildId: null, Cached: false, Freeze: false));
+                issued.Request?.Token, issued.TargetImage, issued.Request?.ExpiresAt.UtcDateTime, issued.ContainerImage, issued.BuildId, issued.Cached, issued.Freeze));
         });
     }
 
     private static string? RemoteIp(HttpContext context) => context.Connection.RemoteIpAddress?.ToString();
 
-    private static async Task<IResult> Handle(HttpContext context, IdentityResolver identity, ContainerRequestLimits limits, Func<ValidatedContainerRequest, WaveUser?, Task<IResult>> submit)
+    private static async Task<IResult> Handle(HttpContext context, IdentityResolver identity, ContainerRequestLimits limits, BuildOptions builds, Func<ValidatedContainerRequest, WaveUser?, Task<IResult>> submit)
     {
         try
         {
             var body = await JsonBody.ReadAsync<SubmitContainerTokenRequest>(context, limits.MaxRequestBytes, "container request", "Wave:Limits:MaxRequestBytes");
-            var validated = ContainerRequestValidator.Validate(body, limits);
+            var validated = ContainerRequestValidator.Validate(body, limits, builds);
             var user = await identity.ResolveAsync(context, body.TowerAccessToken, body.TowerEndpoint, context.RequestAborted);
             return await submit(validated, user);
         }
         catch (ApiException e)
         {
+            if (e.RetryAfter is { } retryAfter)
+            {
+                context.Response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+            }
             return Error(e.StatusCode, e.Message, e.Field);
         }
         catch (StateUnavailableException e)
         {
             return Error(StatusCodes.Status503ServiceUnavailable, $"the state store is unavailable, try again: {e.Message}");
+        }
+        catch (System.Data.Common.DbException e)
+        {
+            return Error(StatusCodes.Status503ServiceUnavailable, $"the build store is unavailable, try again: {e.Message}");
         }
     }
 

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Caching.Memory;
 using Microsoft.Extensions.Options;
 
+using Wave.Api.Builds;
 using Wave.Core.Identity;
 using Wave.Core.Manifests;
 using Wave.Core.Names;
@@ -10,11 +11,18 @@ using Wave.Core.Requests;
 namespace Wave.Api.Containers;
 
 /// <summary>
+/// The answer to a container request: the token (none for a freeze), the name to pull, the image it serves, and the
+/// build behind it if any.
+/// </summary>
+public sealed record ContainerSubmission(ContainerRequest? Request, string TargetImage, string ContainerImage, string? BuildId, bool Cached, bool Freeze);
+
+/// <summary>
 /// Turns a validated request into a token: resolves the upstream image with Wave's credentials first (so a missing
 /// image or a refused login is an answer now, not a failed pull later), pins its digest, stores the request.
 /// </summary>
 public sealed class ContainerRequestService(
     RegistryClient registry,
+    BuildService builds,
     ContainerRequestStore store,
     TargetImageHost targetHost,
     IOptions<ContainerRequestOptions> options,
@@ -26,7 +34,45 @@ public sealed class ContainerRequestService(
 
     public void Dispose() => _resolved.Dispose();
 
-    public async Task<ContainerRequest> SubmitAsync(ValidatedContainerRequest request, WaveUser? user, string? requestIp, CancellationToken cancellationToken)
+    /// <summary>
+    /// A token for the request; for a build, the build is started (or joined) first, and a freeze answers the durable
+    /// name alone, without a token.
+    /// </summary>
+    public async Task<ContainerSubmission> SubmitAsync(ValidatedContainerRequest request, WaveUser? user, string? requestIp, CancellationToken cancellationToken)
+    {
+        if (request.Build is not { } plan)
+        {
+            var augmented = await SubmitAugmentationAsync(request, user, requestIp, cancellationToken);
+            return new ContainerSubmission(augmented, augmented.TargetImage, augmented.SourceImage, BuildId: null, Cached: false, Freeze: false);
+        }
+        var track = await builds.SubmitAsync(plan, user, requestIp, cancellationToken);
+        if (plan.Freeze)
+        {
+            return new ContainerSubmission(null, track.TargetImage, track.TargetImage, track.BuildId, track.Cached, Freeze: true);
+        }
+        var token = ContainerTokens.New();
+        var now = time.GetUtcNow();
+        var containerRequest = new ContainerRequest
+        {
+            Token = token,
+            SourceImage = request.Image.ToString(),
+            SourceDigest = track.Digest,
+            BuildId = track.Digest is null ? track.BuildId : null,
+            ContainerConfig = request.Config,
+            Platform = plan.Platform.ToString(),
+            TargetImage = TargetImage(token, request.Image),
+            CreatedAt = now,
+            ExpiresAt = now + options.Value.Tokens.TimeToLive,
+            RequestIp = requestIp,
+            User = user,
+        };
+        await store.SaveAsync(containerRequest, cancellationToken);
+        logger.LogInformation("Issued container token {Token} for build {BuildId} of {SourceImage} to {User} (cached: {Cached})",
+            token, track.BuildId, containerRequest.SourceImage, user?.UserName ?? "anonymous", track.Cached);
+        return new ContainerSubmission(containerRequest, containerRequest.TargetImage, track.TargetImage, track.BuildId, track.Cached, Freeze: false);
+    }
+
+    private async Task<ContainerRequest> SubmitAugmentationAsync(ValidatedContainerRequest request, WaveUser? user, string? requestIp, CancellationToken cancellationToken)
     {
         var image = request.Image;
         var upstream = await ResolveUpstreamAsync(image, cancellationToken);

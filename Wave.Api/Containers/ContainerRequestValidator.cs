@@ -1,18 +1,27 @@
+using Wave.Api.Builds;
 using Wave.Core.Augmentation;
+using Wave.Core.Builds;
 using Wave.Core.Digests;
 using Wave.Core.Layers;
 using Wave.Core.Names;
 
 namespace Wave.Api.Containers;
 
-/// <summary>A request that passed validation: a parsed image, platform and config.</summary>
-public sealed record ValidatedContainerRequest(ImageReference Image, ContainerPlatform? Platform, ContainerConfig? Config);
+/// <summary>
+/// A request that passed validation: a parsed image, platform and config. For a build, <see cref="Build"/> is its plan
+/// and <see cref="Image"/> the name the build pushes; <see cref="Config"/> is then what a pull applies on top of it
+/// (none for a freeze, whose config is built into the image).
+/// </summary>
+public sealed record ValidatedContainerRequest(ImageReference Image, ContainerPlatform? Platform, ContainerConfig? Config, BuildPlan? Build = null);
 
 /// <summary>A request the service refuses: HTTP status, the field at fault (if any) and why.</summary>
 public sealed class ApiException(int statusCode, string message, string? field = null) : Exception(message)
 {
     public int StatusCode { get; } = statusCode;
     public string? Field { get; } = field;
+
+    /// <summary>Sent as a Retry-After header (seconds) when set, e.g. with a 429.</summary>
+    public TimeSpan? RetryAfter { get; init; }
 
     public static ApiException BadRequest(string field, string problem) => new(StatusCodes.Status400BadRequest, $"{field} {problem}", field);
 
@@ -31,7 +40,8 @@ public static class ContainerRequestValidator
 {
     private static readonly string[] BuildFields = ["containerFile", "condaFile", "spackFile", "packages"];
 
-    public static ValidatedContainerRequest Validate(SubmitContainerTokenRequest request, ContainerRequestLimits limits)
+    /// <param name="builds">The build settings; null or disabled: a build request is refused.</param>
+    public static ValidatedContainerRequest Validate(SubmitContainerTokenRequest request, ContainerRequestLimits limits, BuildOptions? builds = null)
     {
         var buildField = BuildSourceField(request);
         if (request.ContainerImage is not null && request.ContainerFile is not null)
@@ -42,13 +52,9 @@ public static class ContainerRequestValidator
         {
             throw ApiException.BadRequest("containerImage", "is required (or containerFile, to build an image)");
         }
-        if (buildField is not null)
+        if (buildField is not null || request.Freeze == true)
         {
-            throw ApiException.BadRequest(buildField, "asks for a build, but builds are not enabled on this Wave service");
-        }
-        if (request.Freeze == true)
-        {
-            throw ApiException.BadRequest("freeze", "asks for a build, but builds are not enabled on this Wave service");
+            return ValidateBuild(request, buildField ?? "freeze", limits, builds);
         }
 
         if (!ImageReference.TryParse(request.ContainerImage, out var image, out var imageError))
@@ -72,6 +78,29 @@ public static class ContainerRequestValidator
             ValidateConfig(config, limits);
         }
         return new ValidatedContainerRequest(image, platform, config);
+    }
+
+    private static ValidatedContainerRequest ValidateBuild(SubmitContainerTokenRequest request, string field, ContainerRequestLimits limits, BuildOptions? builds)
+    {
+        if (builds is not { Enabled: true })
+        {
+            throw ApiException.BadRequest(field, "asks for a build, but builds are not enabled on this Wave service");
+        }
+        BuildPlan plan;
+        try
+        {
+            plan = BuildPlanner.Plan(BuildRequestMapping.ToFields(request), builds);
+        }
+        catch (InvalidBuildRequestException e)
+        {
+            throw ApiException.BadRequest(e.Error.Field, e.Error.Problem);
+        }
+        var config = !plan.Freeze && request.ContainerConfig is { IsEmpty: false } pullConfig ? pullConfig : null;
+        if (config is not null)
+        {
+            ValidateConfig(config, limits);
+        }
+        return new ValidatedContainerRequest(ImageReference.Parse(plan.TargetImage), plan.Platform, config, plan);
     }
 
     private static string? BuildSourceField(SubmitContainerTokenRequest request) =>

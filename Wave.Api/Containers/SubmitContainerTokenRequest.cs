@@ -28,11 +28,14 @@ public sealed record SubmitContainerTokenRequest
     public string? Format { get; init; }
 }
 
-/// <summary><c>POST /container-token</c> answer. Times are UTC ISO-8601 (<c>2024-04-09T21:19:01.715321Z</c>).</summary>
+/// <summary>
+/// <c>POST /container-token</c> answer. Times are UTC ISO-8601 (<c>2024-04-09T21:19:01.715321Z</c>). A freeze has no
+/// token and no expiration: its target image is durable.
+/// </summary>
 public sealed record SubmitContainerTokenResponse(
-    [property: JsonPropertyName("containerToken")] string ContainerToken,
+    [property: JsonPropertyName("containerToken"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? ContainerToken,
     [property: JsonPropertyName("targetImage")] string TargetImage,
-    [property: JsonPropertyName("expiration")] DateTime Expiration);
+    [property: JsonPropertyName("expiration"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] DateTime? Expiration);
 
 /// <summary><c>POST /v1alpha2/container</c> answer; fields that do not apply (a freeze has no token, an augmentation no build) are left out.</summary>
 public sealed record SubmitContainerTokenResponseV2(

@@ -1,5 +1,7 @@
 using Wave.Api.Apis;
+using Wave.Api.Builds;
 using Wave.Api.Containers;
+using Wave.Core.Builds;
 using Wave.Api.Identity;
 using Wave.Api.Inspect;
 using Wave.Core.Security;
@@ -14,6 +16,10 @@ public static class ApiExtensions
         builder.Services.Configure<ContainerRequestOptions>(builder.Configuration.GetSection("Wave"));
         builder.Services.AddSingleton<TargetImageHost>();
         builder.Services.AddSingleton<ContainerRequestService>();
+        builder.AddWaveBuildStore();
+        builder.AddWaveBuildQueue();
+        builder.Services.Configure<BuildOptions>(builder.Configuration.GetSection(BuildOptions.Section));
+        builder.Services.AddSingleton<BuildService>();
         builder.Services.AddSingleton<ContainerInspector>();
         builder.Services.Configure<NetworkTargetOptions>(builder.Configuration.GetSection("Wave:Security"));
         builder.Services.AddSingleton<NetworkTargetPolicy>();
@@ -32,6 +38,7 @@ public static class ApiExtensions
         app.MapValidateCredentialsApi();
         app.MapInspectApi();
         app.MapMetricsApi();
+        app.MapBuildsApi();
         return app;
     }
 }

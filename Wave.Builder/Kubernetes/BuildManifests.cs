@@ -49,17 +49,29 @@ public static partial class BuildManifests
             data[key] = content;
             size += Encoding.UTF8.GetByteCount(content) + path.Length;
         }
+        var binaryData = new JsonObject();
+        foreach (var (key, (path, content)) in BinaryEntries(job))
+        {
+            var encoded = Convert.ToBase64String(content);
+            binaryData[key] = encoded;
+            size += encoded.Length + path.Length;
+        }
         if (size > MaxContextBytes)
         {
             throw new BuildContextException($"the Dockerfile and context files ({size} bytes) exceed the {MaxContextBytes} bytes a ConfigMap can hold");
         }
-        return new JsonObject
+        var configMap = new JsonObject
         {
             ["apiVersion"] = "v1",
             ["kind"] = "ConfigMap",
             ["metadata"] = Metadata(names.ConfigMap, @namespace, names, job, options),
             ["data"] = data,
         };
+        if (binaryData.Count > 0)
+        {
+            configMap["binaryData"] = binaryData;
+        }
+        return configMap;
     }
 
     public static JsonObject Job(KubernetesBuildNames names, string @namespace, BuildJob job, KubernetesBuildOptions options)
@@ -193,7 +205,39 @@ public static partial class BuildManifests
         {
             items.Add(new JsonObject { ["key"] = key, ["path"] = path });
         }
+        foreach (var (key, (path, _)) in BinaryEntries(job))
+        {
+            items.Add(new JsonObject { ["key"] = key, ["path"] = path });
+        }
         return items;
+    }
+
+    /// <summary>Binary context files (frozen layers) under keys <c>binary-N</c> of the ConfigMap's <c>binaryData</c>.</summary>
+    private static IEnumerable<KeyValuePair<string, (string Path, byte[] Content)>> BinaryEntries(BuildJob job)
+    {
+        if (job.RemoteLayers.Count > 0)
+        {
+            throw new BuildContextException($"the remote layer {job.RemoteLayers[0].Location} has not been fetched into the build context");
+        }
+        var index = 0;
+        foreach (var (path, content) in job.BinaryContextFiles.OrderBy(f => f.Key, StringComparer.Ordinal))
+        {
+            yield return new($"binary-{index++}", (PlainRelativePath(path), content));
+        }
+    }
+
+    private static string PlainRelativePath(string path)
+    {
+        var normalized = path.Replace('\\', '/');
+        while (normalized.StartsWith("./", StringComparison.Ordinal))
+        {
+            normalized = normalized[2..];
+        }
+        if (normalized.Length == 0 || normalized.StartsWith('/') || normalized.Split('/').Any(segment => segment is ".." or "." or "") || normalized == "Dockerfile")
+        {
+            throw new BuildContextException($"the context file path '{path}' is not a plain relative path");
+        }
+        return normalized;
     }
 
     private static IEnumerable<KeyValuePair<string, (string Path, string Content)>> ContextEntries(BuildJob job)
@@ -201,16 +245,7 @@ public static partial class BuildManifests
         var index = 0;
         foreach (var (path, content) in job.ContextFiles.OrderBy(f => f.Key, StringComparer.Ordinal))
         {
-            var normalized = path.Replace('\\', '/');
-            while (normalized.StartsWith("./", StringComparison.Ordinal))
-            {
-                normalized = normalized[2..];
-            }
-            if (normalized.Length == 0 || normalized.StartsWith('/') || normalized.Split('/').Any(segment => segment is ".." or "." or "") || normalized == "Dockerfile")
-            {
-                throw new BuildContextException($"the context file path '{path}' is not a plain relative path");
-            }
-            yield return new($"context-{index++}", (normalized, content));
+            yield return new($"context-{index++}", (PlainRelativePath(path), content));
         }
     }
 

@@ -67,6 +67,12 @@ internal sealed class BuildFolder
             Directory.CreateDirectory(System.IO.Path.GetDirectoryName(file)!);
             await File.WriteAllTextAsync(file, content, Utf8, cancellationToken);
         }
+        foreach (var (relative, content) in job.BinaryContextFiles)
+        {
+            var file = System.IO.Path.Combine(Context, relative.Replace('\\', '/'));
+            Directory.CreateDirectory(System.IO.Path.GetDirectoryName(file)!);
+            await File.WriteAllBytesAsync(file, content, cancellationToken);
+        }
         await File.WriteAllTextAsync(RegistriesConf, registriesConf, Utf8, cancellationToken);
         var privateFile = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
         if (!OperatingSystem.IsWindows())

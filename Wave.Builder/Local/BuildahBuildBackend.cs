@@ -159,7 +159,11 @@ public sealed class BuildahBuildBackend : IBuildBackend
         {
             return $"invalid cache repository '{job.CacheRepository}'";
         }
-        return BuildFolder.InvalidContextPath(job.ContextFiles.Keys);
+        if (job.RemoteLayers.Count > 0)
+        {
+            return $"the remote layer {job.RemoteLayers[0].Location} has not been fetched into the build context";
+        }
+        return BuildFolder.InvalidContextPath(job.ContextFiles.Keys.Concat(job.BinaryContextFiles.Keys));
     }
 
     private static IEnumerable<string> RegistriesOf(BuildJob job) =>

@@ -1,20 +1,36 @@
+using Wave.Core.Persistence;
+
 namespace Wave.Builder.Worker;
 
-/// <summary>
-/// Takes build jobs from the queue and runs them. Builds are not enabled yet (see the builds issue): the worker
-/// starts, reports healthy and idles, so that the topology is the one later builds run in.
-/// </summary>
-public sealed class BuildWorker(ILogger<BuildWorker> logger) : BackgroundService
+/// <summary>Takes build jobs from the queue and runs each to its end (<see cref="BuildRunner"/>), as many at once as the queue's concurrency allows.</summary>
+public sealed class BuildWorker(IBuildQueue queue, BuildRunner runner, BuildQueueOptions options, ILogger<BuildWorker> logger) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        logger.LogInformation("Builder started; builds are not enabled, idling");
-        try
+        logger.LogInformation("Builder takes jobs from {Queue}, {Concurrency} at a time", queue.GetType().Name, options.Concurrency);
+        while (!stoppingToken.IsCancellationRequested)
         {
-            await Task.Delay(Timeout.Infinite, stoppingToken);
-        }
-        catch (OperationCanceledException)
-        {
+            try
+            {
+                await queue.ConsumeAsync(runner.RunAsync, stoppingToken);
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                break;
+            }
+            catch (Exception e)
+            {
+                // The broker went away: its unacknowledged jobs are delivered again once we are back.
+                logger.LogWarning(e, "Build queue consumer stopped; starting again in 2 s");
+                try
+                {
+                    await Task.Delay(TimeSpan.FromSeconds(2), stoppingToken);
+                }
+                catch (OperationCanceledException)
+                {
+                    break;
+                }
+            }
         }
     }
 }

@@ -23,6 +23,12 @@ public sealed record BuildJob
     /// </summary>
     [JsonPropertyName("binaryContextFiles")] public IReadOnlyDictionary<string, byte[]> BinaryContextFiles { get; init; } = new Dictionary<string, byte[]>();
 
+    /// <summary>
+    /// Layers at http(s) locations still to be fetched into the context (as <see cref="RemoteLayer.Path"/>, checked
+    /// against their gzip digest) before the backend runs; empty once fetched.
+    /// </summary>
+    [JsonPropertyName("remoteLayers")] public IReadOnlyList<RemoteLayer> RemoteLayers { get; init; } = [];
+
     /// <summary><c>linux/amd64</c> or <c>linux/arm64</c>.</summary>
     [JsonPropertyName("platform")] public required string Platform { get; init; }
 

@@ -1,8 +1,13 @@
 namespace Wave.Core.Builds;
 
-/// <summary>The service's side of a build request: defaults and limits (configuration section <c>Wave:Build</c>).</summary>
+/// <summary>The service's side of a build request: defaults and limits (configuration section <see cref="Section"/>).</summary>
 public sealed record BuildOptions
 {
+    public const string Section = "Wave:Build";
+
+    /// <summary>Whether this service builds at all; when false a build request is a 400 that says so.</summary>
+    public bool Enabled { get; init; } = true;
+
     /// <summary>Where builds are pushed when the request names no <c>buildRepository</c>; null: the request must name one.</summary>
     public string? DefaultBuildRepository { get; init; }
 

@@ -60,34 +60,31 @@ public sealed record BuildPlan
     /// <summary><c>bd-&lt;containerId&gt;_&lt;attempt&gt;</c>.</summary>
     public string BuildId(int attempt) => Builds.BuildId.Format(ContainerId, attempt);
 
-    /// <summary>The job a backend runs for attempt <paramref name="attempt"/> of this plan (remote layers must be fetched first).</summary>
-    public BuildJob ToJob(int attempt, DateTimeOffset createdAt, IReadOnlyDictionary<string, byte[]>? fetchedLayers = null)
+    /// <summary>
+    /// The job a backend runs for attempt <paramref name="attempt"/> of this plan. Layers at http(s) locations travel as
+    /// <see cref="BuildJob.RemoteLayers"/>: the builder fetches and verifies them into the context before building, so
+    /// that a queued job stays small.
+    /// </summary>
+    public BuildJob ToJob(int attempt, DateTimeOffset createdAt) => new()
     {
-        var binary = new Dictionary<string, byte[]>(BinaryContextFiles, StringComparer.Ordinal);
-        foreach (var layer in RemoteLayers)
-        {
-            if (fetchedLayers is null || !fetchedLayers.TryGetValue(layer.Path, out var bytes))
-            {
-                throw new InvalidOperationException($"the remote layer {layer.Location} ({layer.Path}) has not been fetched into the build context");
-            }
-            binary[layer.Path] = bytes;
-        }
-        return new BuildJob
-        {
-            BuildId = BuildId(attempt),
-            ContainerId = ContainerId,
-            TargetImage = TargetImage,
-            Dockerfile = Dockerfile,
-            ContextFiles = ContextFiles,
-            BinaryContextFiles = binary,
-            Platform = Platform.ToString(),
-            CacheRepository = CacheRepository,
-            Format = Format,
-            CreatedAt = createdAt,
-            Timeout = Timeout,
-        };
-    }
+        BuildId = BuildId(attempt),
+        ContainerId = ContainerId,
+        TargetImage = TargetImage,
+        Dockerfile = Dockerfile,
+        ContextFiles = ContextFiles,
+        BinaryContextFiles = BinaryContextFiles,
+        RemoteLayers = RemoteLayers,
+        Platform = Platform.ToString(),
+        CacheRepository = CacheRepository,
+        Format = Format,
+        CreatedAt = createdAt,
+        Timeout = Timeout,
+    };
 }
 
 /// <summary>A frozen layer at an http(s) URL: fetch it into the context as <see cref="Path"/> and check it against <see cref="GzipDigest"/>.</summary>
-public sealed record RemoteLayer(string Path, Uri Location, string GzipDigest, long GzipSize);
+public sealed record RemoteLayer(
+    [property: System.Text.Json.Serialization.JsonPropertyName("path")] string Path,
+    [property: System.Text.Json.Serialization.JsonPropertyName("location")] Uri Location,
+    [property: System.Text.Json.Serialization.JsonPropertyName("gzipDigest")] string GzipDigest,
+    [property: System.Text.Json.Serialization.JsonPropertyName("gzipSize")] long GzipSize);

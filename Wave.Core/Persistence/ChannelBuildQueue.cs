@@ -42,6 +42,10 @@ public sealed class ChannelBuildQueue : IBuildQueue
     public Task PublishAsync(BuildJob job, CancellationToken cancellationToken) =>
         _jobs.Writer.WriteAsync(new BuildDelivery(job, 1), cancellationToken).AsTask();
 
+    /// <summary>Queues a job found unfinished after a restart, as a redelivery: whatever ran it before died with the process.</summary>
+    public Task PublishRecoveredAsync(BuildJob job, CancellationToken cancellationToken) =>
+        _jobs.Writer.WriteAsync(new BuildDelivery(job, 2), cancellationToken).AsTask();
+
     public async Task ConsumeAsync(Func<BuildDelivery, CancellationToken, Task> handler, CancellationToken cancellationToken)
     {
         var workers = Enumerable.Range(0, _options.Concurrency).Select(_ => Task.Run(async () =>

@@ -31,7 +31,7 @@ public interface IBuildQueue
 
 public sealed class BuildQueueOptions
 {
-    public const string Section = "Wave:Builds";
+    public const string Section = "Wave:Build";
 
     /// <summary>Builds one builder runs at a time; the RabbitMQ prefetch.</summary>
     public int Concurrency { get; set; } = 2;

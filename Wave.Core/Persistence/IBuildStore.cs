@@ -46,11 +46,20 @@ public interface IBuildStore
     Task<bool> SetCondaLockAsync(string buildId, string condaLock, CancellationToken cancellationToken);
 
     Task<string?> GetCondaLockAsync(string buildId, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Keeps the job of a recorded build so that it can be queued again after a restart (see
+    /// <see cref="FindJobAsync"/>); false for an unknown build. Saving again replaces it.
+    /// </summary>
+    Task<bool> SaveJobAsync(BuildJob job, CancellationToken cancellationToken);
+
+    /// <summary>The job saved for a build, or null.</summary>
+    Task<BuildJob?> FindJobAsync(string buildId, CancellationToken cancellationToken);
 }
 
 public sealed class BuildStoreOptions
 {
-    public const string Section = "Wave:Builds";
+    public const string Section = "Wave:Build";
 
     /// <summary>Largest log kept per build, in characters (default 4 Mi); the rest of the output is dropped.</summary>
     public long MaxLogLength { get; set; } = 4 * 1024 * 1024;

@@ -1,5 +1,6 @@
 using System.Data.Common;
 using System.Text;
+using System.Text.Json;
 
 using Wave.Core.Builds;
 
@@ -260,6 +261,26 @@ public abstract class SqlBuildStore : IBuildStore
         await using var command = Command(connection, null, "SELECT conda_lock FROM builds WHERE build_id = @id", [("id", buildId)]);
         var value = await command.ExecuteScalarAsync(cancellationToken);
         return value as string;
+    }
+
+    public async Task<bool> SaveJobAsync(BuildJob job, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(job);
+        await EnsureSchemaAsync(cancellationToken);
+        await using var connection = await OpenAsync(cancellationToken);
+        var rows = await ExecuteAsync(connection, null,
+            "INSERT INTO build_jobs (build_id, job) SELECT build_id, @job FROM builds WHERE build_id = @id " +
+            "ON CONFLICT (build_id) DO UPDATE SET job = excluded.job",
+            [("id", job.BuildId), ("job", JsonSerializer.Serialize(job))], cancellationToken);
+        return rows == 1;
+    }
+
+    public async Task<BuildJob?> FindJobAsync(string buildId, CancellationToken cancellationToken)
+    {
+        await EnsureSchemaAsync(cancellationToken);
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var command = Command(connection, null, "SELECT job FROM build_jobs WHERE build_id = @id", [("id", buildId)]);
+        return await command.ExecuteScalarAsync(cancellationToken) is string json ? JsonSerializer.Deserialize<BuildJob>(json) : null;
     }
 
     /// <summary>Never splits a surrogate pair, so the kept part stays valid text.</summary>

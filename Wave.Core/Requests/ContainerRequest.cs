@@ -16,10 +16,16 @@ public sealed record ContainerRequest
     /// <summary>The upstream image as requested, normalised (<c>docker.io/library/ubuntu:latest</c>).</summary>
     [JsonPropertyName("sourceImage")] public required string SourceImage { get; init; }
 
-    /// <summary>The digest of the upstream manifest (or index) when the token was issued.</summary>
-    [JsonPropertyName("sourceDigest")] public required string SourceDigest { get; init; }
+    /// <summary>
+    /// The digest of the upstream manifest (or index) when the token was issued; null for the image of a build that
+    /// had not completed then (<see cref="BuildId"/>): it is the digest the build pushed, known once it completed.
+    /// </summary>
+    [JsonPropertyName("sourceDigest")] public string? SourceDigest { get; init; }
 
-    [JsonPropertyName("sourceMediaType")] public required string SourceMediaType { get; init; }
+    [JsonPropertyName("sourceMediaType")] public string? SourceMediaType { get; init; }
+
+    /// <summary>The build that makes <see cref="SourceImage"/>, when the request asked for one; pulls wait for it.</summary>
+    [JsonPropertyName("buildId")] public string? BuildId { get; init; }
 
     [JsonPropertyName("containerConfig")] public ContainerConfig? ContainerConfig { get; init; }
 

@@ -7,6 +7,7 @@ using Wave.Core.Names;
 using Wave.Core.Registry;
 using Wave.Core.Requests;
 using Wave.Core.State;
+using Wave.RegistryProxy.Builds;
 using Wave.RegistryProxy.Content;
 using Wave.RegistryProxy.Errors;
 using Wave.RegistryProxy.Pulls;
@@ -72,14 +73,18 @@ public static class RegistryApi
     /// <summary>A token serves one tag (none when the image was requested by digest only); clients such as skopeo list tags before they inspect.</summary>
     private static async Task<IResult> ListTags(RegistryPath route, HttpContext context, ContainerRequestCache requests)
     {
-        var (_, source) = await FindRequestAsync(route, requests, context.RequestAborted);
+        var (_, source) = await FindRequestAsync(route, requests, context);
         var tag = source.Tag;
         return TypedResults.Json(new TagList($"wt/{route.Token}/{route.Name}", tag is null ? [] : [tag]));
     }
 
-    /// <summary>The token's request and its parsed source image, once the path's repository is the one the token was issued for.</summary>
-    private static async Task<(ContainerRequest Request, ImageReference Source)> FindRequestAsync(RegistryPath route, ContainerRequestCache requests, CancellationToken cancellationToken)
+    /// <summary>
+    /// The token's request and its parsed source image, once the path's repository is the one the token was issued
+    /// for. The request of an image still being built is returned when its build completed, with the digest it pushed.
+    /// </summary>
+    private static async Task<(ContainerRequest Request, ImageReference Source)> FindRequestAsync(RegistryPath route, ContainerRequestCache requests, HttpContext context)
     {
+        var cancellationToken = context.RequestAborted;
         var request = await requests.FindAsync(route.Token, cancellationToken)
             ?? throw new OciErrorException(StatusCodes.Status404NotFound, OciErrorCodes.NameUnknown,
                 $"container token '{route.Token}' is unknown or has expired: request a new one from the Wave API", new { token = route.Token });
@@ -89,13 +94,17 @@ public static class RegistryApi
             throw new OciErrorException(StatusCodes.Status404NotFound, OciErrorCodes.NameUnknown,
                 $"container token '{route.Token}' was issued for repository '{source.Repository}', not '{route.Name}'");
         }
+        if (request.SourceDigest is null)
+        {
+            request = await context.RequestServices.GetRequiredService<BuildWaiter>().ResolveAsync(request, source, cancellationToken);
+        }
         return (request, source);
     }
 
     private static async Task<IResult> GetManifest(RegistryPath route, bool head, HttpContext context, ContainerRequestCache requests, AugmentedImageResolver resolver, RegistryClient registry, PullAccounting pulls)
     {
         var cancellationToken = context.RequestAborted;
-        var (request, source) = await FindRequestAsync(route, requests, cancellationToken);
+        var (request, source) = await FindRequestAsync(route, requests, context);
         try
         {
             return await GetManifest(route, head, context, request, source, resolver, registry, pulls, cancellationToken);
@@ -165,7 +174,7 @@ public static class RegistryApi
         {
             throw new OciErrorException(StatusCodes.Status400BadRequest, OciErrorCodes.DigestInvalid, $"'{route.Reference}' is not a valid sha256 digest");
         }
-        var (request, source) = await FindRequestAsync(route, requests, cancellationToken);
+        var (request, source) = await FindRequestAsync(route, requests, context);
         switch (await blobs.LocateAsync(request, route.Reference, cancellationToken))
         {
             case BlobSource.Local local:

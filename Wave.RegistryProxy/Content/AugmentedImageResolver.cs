@@ -102,7 +102,9 @@ public sealed class AugmentedImageResolver(RegistryClient registry, TokenContent
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
         var cancellationToken = timeout.Token;
         var source = ImageReference.Parse(request.SourceImage);
-        var upstream = await registry.GetManifestAsync(source.Registry, source.Repository, request.SourceDigest, cancellationToken);
+        var digest = request.SourceDigest
+            ?? throw new InvalidOperationException($"container token {request.Token} has no source digest yet: its build {request.BuildId} must complete first");
+        var upstream = await registry.GetManifestAsync(source.Registry, source.Repository, digest, cancellationToken);
         var served = new List<ServedContent>();
         ServedContent root;
 

@@ -11,6 +11,12 @@ public sealed class RegistryProxyOptions
 
     /// <summary>How long a container request read from the shared store is reused before it is read again.</summary>
     public TimeSpan RequestCacheTime { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>How long a pull of an image still being built waits for the build (the default build timeout, 900 s).</summary>
+    public TimeSpan BuildWaitTimeout { get; set; } = TimeSpan.FromSeconds(900);
+
+    /// <summary>The longest pause between two reads of a running build's record while pulls wait for it.</summary>
+    public TimeSpan BuildPollInterval { get; set; } = TimeSpan.FromSeconds(2);
 }
 
 /// <summary>The proxy's own bounded memory cache (sized in bytes), apart from any other IMemoryCache in the host.</summary>

@@ -36,15 +36,41 @@ public sealed class OciErrorException(int statusCode, string code, string messag
 
     public IResult ToResult() => new OciErrorResult(this);
 
+    /// <summary>
+    /// A HEAD answer has no body, so the message also goes out in this header (one line, printable ASCII, at most
+    /// <see cref="MaxHeaderMessageLength"/> characters) for clients and people that only HEAD.
+    /// </summary>
+    public const string MessageHeader = "Wave-Error";
+
+    public const int MaxHeaderMessageLength = 2000;
+
     private sealed class OciErrorResult(OciErrorException error) : IResult
     {
         public Task ExecuteAsync(HttpContext httpContext)
         {
+            if (HttpMethods.IsHead(httpContext.Request.Method))
+            {
+                httpContext.Response.Headers[MessageHeader] = HeaderText($"{error.Code}: {error.Message}");
+            }
             if (error.RetryAfter is { } retryAfter)
             {
                 httpContext.Response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
             }
             return TypedResults.Json(new OciErrorBody([new OciErrorEntry(error.Code, error.Message, error.Detail)]), statusCode: error.StatusCode).ExecuteAsync(httpContext);
         }
+    }
+
+    private static string HeaderText(string message)
+    {
+        var builder = new System.Text.StringBuilder(Math.Min(message.Length, MaxHeaderMessageLength));
+        foreach (var c in message)
+        {
+            if (builder.Length == MaxHeaderMessageLength)
+            {
+                break;
+            }
+            builder.Append(c is >= ' ' and <= '~' ? c : c is '\n' or '\r' or '\t' ? ' ' : '?');
+        }
+        return builder.ToString();
     }
 }

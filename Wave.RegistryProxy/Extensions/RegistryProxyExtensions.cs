@@ -1,4 +1,5 @@
 using Wave.RegistryProxy.Apis;
+using Wave.RegistryProxy.Builds;
 using Wave.RegistryProxy.Content;
 using Wave.RegistryProxy.Pulls;
 
@@ -16,6 +17,8 @@ public static class RegistryProxyExtensions
         builder.Services.AddSingleton<AugmentedImageResolver>();
         builder.Services.AddSingleton<BlobLocator>();
         builder.Services.AddSingleton<PullAccounting>();
+        builder.AddWaveBuildStore();
+        builder.Services.AddSingleton<BuildWaiter>();
         return builder;
     }
 

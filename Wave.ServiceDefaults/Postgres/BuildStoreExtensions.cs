@@ -24,12 +24,20 @@ public static class BuildStoreExtensions
     public const string DataDirectoryKey = "Wave:DataDirectory";
 
     /// <summary>Overrides the SQLite file's path.</summary>
-    public const string SqlitePathKey = "Wave:Builds:SqlitePath";
+    public const string SqlitePathKey = "Wave:Build:SqlitePath";
 
     public const string DefaultDataDirectory = ".wave";
 
+    private sealed class BuildStoreMarker;
+
+    /// <summary>Safe to call from each service of one host: the second call changes nothing.</summary>
     public static TBuilder AddWaveBuildStore<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
     {
+        if (builder.Services.Any(d => d.ServiceType == typeof(BuildStoreMarker)))
+        {
+            return builder;
+        }
+        builder.Services.AddSingleton<BuildStoreMarker>();
         var options = new BuildStoreOptions();
         builder.Configuration.GetSection(BuildStoreOptions.Section).Bind(options);
         builder.Services.TryAddSingleton(options);

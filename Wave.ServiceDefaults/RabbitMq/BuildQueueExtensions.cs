@@ -15,9 +15,17 @@ public static class BuildQueueExtensions
     /// <summary>The Aspire resource name of RabbitMQ: ConnectionStrings:rabbitmq (ConnectionStrings__rabbitmq).</summary>
     public const string RabbitMqConnectionName = "rabbitmq";
 
-    /// <summary>Binds <see cref="BuildQueueOptions"/> from Wave:Builds (Concurrency, MaxDeliveries, QueueName).</summary>
+    /// <summary>Binds <see cref="BuildQueueOptions"/> from Wave:Build (Concurrency, MaxDeliveries, QueueName).</summary>
+    private sealed class BuildQueueMarker;
+
+    /// <remarks>Safe to call from each service of one host: the second call changes nothing.</remarks>
     public static TBuilder AddWaveBuildQueue<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
     {
+        if (builder.Services.Any(d => d.ServiceType == typeof(BuildQueueMarker)))
+        {
+            return builder;
+        }
+        builder.Services.AddSingleton<BuildQueueMarker>();
         var options = new BuildQueueOptions();
         builder.Configuration.GetSection(BuildQueueOptions.Section).Bind(options);
         options.Validate();

@@ -14,6 +14,7 @@ public enum WaveRole
     Embedded,
     Api,
     RegistryProxy,
+    Builder,
 }
 
 /// <summary>
@@ -56,6 +57,9 @@ public sealed class WaveTestHost : IAsyncDisposable
             // Every test client is the anonymous 127.0.0.1: the default 250 pulls per hour would make tests depend
             // on each other's pulls. Tests of the limits set their own numbers, which override this.
             ["Wave:RateLimits:AnonymousPulls:Limit"] = "1000000",
+            ["Wave:RateLimits:AnonymousBuilds:Limit"] = "1000000",
+            // Each host has its own embedded build database unless the test shares one (or sets Postgres).
+            ["Wave:DataDirectory"] = Path.Combine(Path.GetTempPath(), "wave-host-" + Guid.NewGuid().ToString("N")[..12]),
         });
         builder.Configuration.AddInMemoryCollection(settings);
         builder.WebHost.UseUrls("http://127.0.0.1:0");
@@ -69,7 +73,7 @@ public sealed class WaveTestHost : IAsyncDisposable
         {
             builder.AddWaveRegistryProxy();
         }
-        if (role is WaveRole.Embedded)
+        if (role is WaveRole.Embedded or WaveRole.Builder)
         {
             builder.AddWaveBuilder();
         }

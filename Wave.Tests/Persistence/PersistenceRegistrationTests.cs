@@ -32,7 +32,7 @@ public sealed class PersistenceRegistrationTests(PostgresFixture postgres, Rabbi
         var dataDirectory = Directory.CreateTempSubdirectory("wave-data-").FullName;
         try
         {
-            using var host = Builder(new() { ["Wave:DataDirectory"] = dataDirectory, ["Wave:Builds:Concurrency"] = "3" }).Build();
+            using var host = Builder(new() { ["Wave:DataDirectory"] = dataDirectory, ["Wave:Build:Concurrency"] = "3" }).Build();
             await host.StartAsync(Token);
 
             var store = Assert.IsType<SqliteBuildStore>(host.Services.GetRequiredService<IBuildStore>());
@@ -59,7 +59,7 @@ public sealed class PersistenceRegistrationTests(PostgresFixture postgres, Rabbi
         {
             ["ConnectionStrings:postgres"] = postgresConnection,
             ["ConnectionStrings:rabbitmq"] = rabbitConnection,
-            ["Wave:Builds:QueueName"] = TestJobs.UniqueQueueName(),
+            ["Wave:Build:QueueName"] = TestJobs.UniqueQueueName(),
         }).Build();
         await host.StartAsync(Token);
 

@@ -144,14 +144,15 @@ public sealed class TemplateGoldenTests
     {
         var (_, inline) = BuildRequestValidationTests.InlineLayer("job");
         var plan = Plan(BuildRequestValidationTests.Freeze(new ContainerConfig { Layers = [inline, BuildRequestValidationTests.Layer("https://x.example/l.tar.gz")] }) with { ContainerPlatform = "arm64" });
-        Assert.Throws<InvalidOperationException>(() => plan.ToJob(1, DateTimeOffset.UnixEpoch));
-        var fetched = new Dictionary<string, byte[]> { ["layer-1.tar.gz"] = [1, 2, 3] };
-        var job = plan.ToJob(2, DateTimeOffset.UnixEpoch, fetched);
+        var job = plan.ToJob(2, DateTimeOffset.UnixEpoch);
         Assert.Equal($"bd-{plan.ContainerId}_2", job.BuildId);
         Assert.Equal(plan.TargetImage, job.TargetImage);
         Assert.Equal("linux/arm64", job.Platform);
         Assert.Equal(plan.Dockerfile, job.Dockerfile);
-        Assert.Equal(["layer-0.tar.gz", "layer-1.tar.gz"], job.BinaryContextFiles.Keys.Order(StringComparer.Ordinal));
+        Assert.Equal(["layer-0.tar.gz"], job.BinaryContextFiles.Keys);
+        var remote = Assert.Single(job.RemoteLayers);
+        Assert.Equal("layer-1.tar.gz", remote.Path);
+        Assert.Equal(new Uri("https://x.example/l.tar.gz"), remote.Location);
         Assert.Equal(TimeSpan.FromSeconds(900), job.Timeout);
         Assert.Equal("docker", job.Format);
     }
