@@ -41,16 +41,51 @@ public sealed class ContainerRequestValidationTests(RegistryFixture registryFixt
     [Fact]
     public Task Neither_image_nor_recipe_is_refused() => PostBothAsync(_ => new { containerPlatform = "linux/amd64" }, 400, "containerImage", "is required");
 
+    private static string B64(string text) => Convert.ToBase64String(Encoding.UTF8.GetBytes(text));
+
     [Theory]
     [InlineData("containerFile")]
     [InlineData("condaFile")]
     [InlineData("spackFile")]
-    public Task Build_requests_say_builds_are_not_enabled(string field) => PostBothAsync(
-        _ => new Dictionary<string, object> { [field] = Convert.ToBase64String("x"u8.ToArray()) }, 400, field, "builds are not enabled");
+    public Task A_recipe_without_a_build_repository_is_refused_when_the_service_has_no_default(string field) => PostBothAsync(
+        _ => new Dictionary<string, object> { [field] = B64("FROM busybox\n") }, 400, "buildRepository", "no default build repository");
 
     [Fact]
-    public Task Packages_say_builds_are_not_enabled() => PostBothAsync(
-        _ => new { packages = new { type = "CONDA", entries = new[] { "salmon" } } }, 400, "packages", "builds are not enabled");
+    public Task A_recipe_that_is_not_base64_is_refused() => PostBothAsync(
+        r => new { containerFile = "not base64!", buildRepository = r.Plain.Host + "/builds" }, 400, "containerFile", "base64");
+
+    [Fact]
+    public Task An_oversized_dockerfile_is_refused() => PostBothAsync(
+        r => new { containerFile = B64("FROM busybox\n" + new string('#', 11 * 1024)), buildRepository = r.Plain.Host + "/builds" }, 400, "containerFile", "10240");
+
+    [Fact]
+    public Task A_dockerfile_reading_the_build_credentials_is_refused() => PostBothAsync(
+        r => new { containerFile = B64("FROM busybox\nRUN cat /root/.docker/config.json\n"), buildRepository = r.Plain.Host + "/builds" },
+        400, "containerFile", "credentials");
+
+    [Fact]
+    public Task Freeze_without_a_build_repository_is_refused() => PostBothAsync(
+        r => new { containerImage = r.Images.DockerV2, freeze = true }, 400, "freeze", "requires buildRepository");
+
+    [Fact]
+    public Task A_build_for_an_unknown_platform_is_refused() => PostBothAsync(
+        r => new { containerFile = B64("FROM busybox\n"), containerPlatform = "linux/s390x", buildRepository = r.Plain.Host + "/builds" }, 400, "containerPlatform", "s390x");
+
+    [Fact]
+    public Task An_unknown_name_strategy_is_refused() => PostBothAsync(
+        r => new { containerFile = B64("FROM busybox\n"), nameStrategy = "random", buildRepository = r.Plain.Host + "/builds" }, 400, "nameStrategy", "random");
+
+    [Fact]
+    public Task Packages_of_an_unknown_type_are_refused() => PostBothAsync(
+        r => new { packages = new { type = "PIP", entries = new[] { "numpy" } }, buildRepository = r.Plain.Host + "/builds" }, 400, "packages.type", "PIP");
+
+    [Fact]
+    public Task Packages_that_are_not_an_object_are_refused() => PostBothAsync(
+        _ => new { packages = "salmon" }, 400, "packages", "must be an object");
+
+    [Fact]
+    public Task Packages_with_a_wrongly_typed_field_are_refused() => PostBothAsync(
+        _ => new { packages = new { type = "CONDA", entries = "salmon" } }, 400, "packages.entries", "wrong type");
 
     [Theory]
     [InlineData("UPPER/case:tag", "UPPER/case:tag")]

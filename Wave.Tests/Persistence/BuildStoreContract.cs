@@ -51,6 +51,31 @@ public abstract class BuildStoreContract
     }
 
     [Fact]
+    public async Task A_saved_job_reads_back_whole_and_only_a_recorded_build_keeps_one()
+    {
+        var store = await CreateStoreAsync();
+        var job = TestJobs.Job(7) with
+        {
+            BinaryContextFiles = new Dictionary<string, byte[]> { ["layer-0.tar.gz"] = [1, 2, 3, 255] },
+            RemoteLayers = [new RemoteLayer("layer-1.tar.gz", new Uri("https://layers.example/l.tar.gz"), "sha256:" + new string('a', 64), 42)],
+        };
+        Assert.False(await store.SaveJobAsync(job, Token));
+        Assert.True(await store.CreateAsync(BuildRecord.Pending(job, 1), Token));
+
+        Assert.True(await store.SaveJobAsync(job, Token));
+        Assert.True(await store.SaveJobAsync(job with { Dockerfile = "FROM busybox:2\n" }, Token));
+
+        var found = await store.FindJobAsync(job.BuildId, Token);
+        Assert.NotNull(found);
+        Assert.Equal("FROM busybox:2\n", found.Dockerfile);
+        Assert.Equal(job.ContextFiles, found.ContextFiles);
+        Assert.Equal([1, 2, 3, 255], found.BinaryContextFiles["layer-0.tar.gz"]);
+        Assert.Equal(job.RemoteLayers, found.RemoteLayers);
+        Assert.Equal(job.Timeout, found.Timeout);
+        Assert.Null(await store.FindJobAsync("bd-ffffffffffffffff_1", Token));
+    }
+
+    [Fact]
     public async Task The_latest_build_of_a_container_is_the_highest_attempt()
     {
         var store = await CreateStoreAsync();
