@@ -1,9 +1,9 @@
 using Wave.Api.Apis;
 using Wave.Api.Builds;
 using Wave.Api.Containers;
-using Wave.Core.Builds;
 using Wave.Api.Identity;
 using Wave.Api.Inspect;
+using Wave.Core.Builds;
 using Wave.Core.Security;
 
 namespace Microsoft.AspNetCore.Builder;

@@ -1,11 +1,11 @@
 using System.Net;
 using System.Text.Json.Nodes;
 
+using Microsoft.Extensions.DependencyInjection;
+
 using Wave.Core.Persistence;
 using Wave.Tests.EndToEnd;
 using Wave.Tests.Infrastructure;
-
-using Microsoft.Extensions.DependencyInjection;
 
 namespace Wave.Tests.Builds.EndToEnd;
 
