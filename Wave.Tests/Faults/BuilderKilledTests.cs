@@ -1,0 +1,78 @@
+using Wave.Tests.Builds.EndToEnd;
+using Wave.Tests.EndToEnd;
+using Wave.Tests.Infrastructure;
+using Wave.Tests.Infrastructure.Persistence;
+using Wave.Tests.Persistence;
+
+namespace Wave.Tests.Faults;
+
+/// <summary>
+/// The distributed build path with real Postgres and RabbitMQ: a builder process SIGKILLed in the middle of a build
+/// loses nothing. Its unacknowledged job goes back to the queue, the next builder takes it as a redelivery, and the
+/// build completes once, under its original id.
+/// </summary>
+public sealed class BuilderKilledTests(RegistryFixture registryFixture, PostgresFixture postgresFixture, RabbitMqFixture rabbitFixture, DockerEngineFixture dockerFixture)
+{
+    [Fact]
+    public async Task A_build_whose_builder_is_killed_completes_once_on_the_next_builder()
+    {
+        var cancellationToken = TestContext.Current.CancellationToken;
+        var registries = await registryFixture.GetAsync();
+        var postgres = await postgresFixture.GetAsync();
+        var rabbit = await rabbitFixture.GetAsync();
+        var work = Path.Combine(Path.GetTempPath(), "wave-killed-builder-" + Guid.NewGuid().ToString("N")[..8]);
+        var settings = BuildHostFixture.Settings(registries, work);
+        settings["ConnectionStrings:postgres"] = await postgres.CreateDatabaseAsync(cancellationToken);
+        settings["ConnectionStrings:rabbitmq"] = rabbit.ConnectionString;
+        settings["Wave:Build:QueueName"] = TestJobs.UniqueQueueName();
+        settings["Wave:Build:Concurrency"] = "1";
+        await using var api = await WaveTestHost.StartAsync(WaveRole.Api, settings);
+
+        var first = await StartBuilderAsync(settings);
+        var dockerfile = $"FROM {registries.Images.DockerV2}\n{BuildApi.Nonce()}RUN echo started && sleep 8 && echo survived > /survived.txt\nCMD [\"cat\", \"/survived.txt\"]\n";
+        var answer = await api.Client.PostContainerAsync(new
+        {
+            containerFile = BuildApi.Base64(dockerfile),
+            buildRepository = $"{registries.Plain.Host}/killed/builder",
+            freeze = true,
+        });
+        Assert.True(answer.Status == 200, answer.Text);
+        var buildId = answer.Body!["buildId"]!.GetValue<string>();
+
+        // Kill the builder once its RUN step is under way.
+        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(3);
+        while (!(await api.Client.LogsAsync(buildId)).Contains("started\n", StringComparison.Ordinal))
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"the build's RUN step did not start; builder output:\n{first.Output}");
+            await Task.Delay(200, cancellationToken);
+        }
+        first.Kill();
+        await first.WaitForExitAsync(TimeSpan.FromSeconds(30));
+        await first.DisposeAsync();
+        Assert.Equal("RUNNING", (await api.Client.RecordAsync(buildId))["status"]!.GetValue<string>());
+
+        await using var second = await StartBuilderAsync(settings);
+        var status = await api.Client.WaitCompletedAsync(buildId);
+
+        var logs = await api.Client.LogsAsync(buildId);
+        Assert.True(status["succeeded"]!.GetValue<bool>(), logs);
+        Assert.Contains("build started again", logs, StringComparison.Ordinal);
+        Assert.Equal(buildId, status["id"]!.GetValue<string>());
+        Assert.EndsWith("_1", buildId, StringComparison.Ordinal);
+        var docker = await dockerFixture.GetAsync();
+        Assert.Equal("survived", (await docker.RunAsync("run", "--rm", "--network", "none", answer.TargetImage)).Trim());
+    }
+
+    private static async Task<TestProcess> StartBuilderAsync(Dictionary<string, string?> settings)
+    {
+        var port = FreePort.Next();
+        var environment = settings.ToDictionary(s => s.Key.Replace(":", "__", StringComparison.Ordinal), s => s.Value);
+        environment["ASPNETCORE_URLS"] = $"http://127.0.0.1:{port}";
+        environment["Logging__LogLevel__Default"] = "Warning";
+        environment["Logging__LogLevel__Wave"] = "Information";
+        var dotnet = Environment.ProcessPath is { } host && Path.GetFileNameWithoutExtension(host) == "dotnet" ? host : "dotnet";
+        var builder = TestProcess.Start(dotnet, [Path.Combine(AppContext.BaseDirectory, "Wave.Builder.dll")], environment, AppContext.BaseDirectory);
+        await FreePort.WaitListeningAsync(port, TimeSpan.FromSeconds(60), () => builder.Output);
+        return builder;
+    }
+}
