@@ -188,7 +188,15 @@ public sealed class RootFilesystem
                 // PAX global headers and other metadata-only entries.
                 return;
         }
-        writtenByThisLayer.Add(host);
+        // Its directories count as this layer's too, even without entries of their own, so that an opaque marker
+        // later in the same layer does not remove them.
+        for (var path = host; path.Length > Root.Length; path = Path.GetDirectoryName(path)!)
+        {
+            if (!writtenByThisLayer.Add(path))
+            {
+                break;
+            }
+        }
     }
 
     /// <summary>Makes room for a new non-directory entry: parents created, whatever is at the path removed.</summary>

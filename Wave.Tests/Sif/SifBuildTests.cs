@@ -90,6 +90,7 @@ public sealed class SifBuildTests(RegistryFixture fixture) : IDisposable
         Assert.False(File.Exists(At("opt/remove-me.txt")));                        // a whiteout of a file of the layer below
         Assert.False(File.Exists(At("opt/dir/old.txt")));                          // hidden by the opaque marker
         Assert.Equal("written with the opaque marker\n", await File.ReadAllTextAsync(At("opt/dir/new.txt"), Cancel));
+        Assert.True(File.Exists(At("opt/dir/sub/nested.txt")));                   // written before the marker by the same layer
         Assert.False(File.Exists(At("opt/dir/.wh..wh..opq")));
         Assert.Equal("kept content\n", await File.ReadAllTextAsync(At("opt/keep/a.txt"), Cancel));
         Assert.Equal("keep/a.txt", new FileInfo(At("opt/link")).LinkTarget);

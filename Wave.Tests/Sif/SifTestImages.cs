@@ -75,6 +75,7 @@ internal static class SifTestImages
         tar.File("etc/.wh.base-image.txt", "");
         tar.Directory("opt/dir/");
         tar.File("opt/dir/new.txt", "written with the opaque marker\n");
+        tar.File("opt/dir/sub/nested.txt", "in a directory this layer has no entry for\n");
         tar.File("opt/dir/.wh..wh..opq", "");
         tar.File("opt/readonly/second.txt", "a later layer writes into the read-only directory\n");
     });
