@@ -133,6 +133,20 @@ public sealed partial class RegistryClient
         return new BlobResponse { Response = response };
     }
 
+    /// <summary>
+    /// A blob GET whose redirects are followed (without Authorization on other hosts): the response headers are read,
+    /// the body is left to stream, and the caller disposes the response. The caller verifies the digest of what it reads.
+    /// </summary>
+    public async Task<HttpResponseMessage> GetBlobFollowingRedirectsAsync(string registry, string repository, string digest, CancellationToken cancellationToken = default)
+    {
+        var response = await SendFollowingRedirectsAsync(BlobRequest(registry, repository, digest, HttpMethod.Get), cancellationToken);
+        if (!response.IsSuccessStatusCode)
+        {
+            throw await ErrorFromAsync(registry, response, BlobName(repository, digest), cancellationToken);
+        }
+        return response;
+    }
+
     /// <summary>A real login: true when the registry's auth flow accepts these credentials.</summary>
     public async Task<bool> ValidateCredentialsAsync(string registry, RegistryCredentials credentials, CancellationToken cancellationToken = default)
     {

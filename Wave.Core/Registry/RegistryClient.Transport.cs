@@ -14,12 +14,17 @@ public sealed partial class RegistryClient
     private static readonly TimeSpan FirstBackOff = TimeSpan.FromMilliseconds(200);
     private static readonly TimeSpan MaxRetryAfter = TimeSpan.FromSeconds(2);
 
-    /// <summary>One registry API call: which registry it concerns (for auth and messages), and what to send.</summary>
-    private sealed record RegistryRequest(string Registry, string? Repository, HttpMethod Method, Uri Uri, IReadOnlyList<string>? Accept = null)
+    /// <summary>
+    /// One registry API call: which registry it concerns (for auth and messages), and what to send. <paramref name="Scope"/>
+    /// overrides the pull scope asked of a token service (a push needs <c>pull,push</c>); <paramref name="Content"/>
+    /// makes a fresh body for each attempt, so that a retried upload sends its bytes again.
+    /// </summary>
+    private sealed record RegistryRequest(string Registry, string? Repository, HttpMethod Method, Uri Uri, IReadOnlyList<string>? Accept = null,
+        string? Scope = null, Func<HttpContent>? Content = null)
     {
         public HttpRequestMessage ToMessage(AuthenticationHeaderValue? authorization)
         {
-            var message = new HttpRequestMessage(Method, Uri);
+            var message = new HttpRequestMessage(Method, Uri) { Content = Content?.Invoke() };
             foreach (var mediaType in Accept ?? [])
             {
                 message.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue(mediaType));
@@ -99,7 +104,7 @@ public sealed partial class RegistryClient
         AuthenticationHeaderValue? authorization = null;
         if (_knownChallenges.TryGetValue(request.Registry, out var known))
         {
-            authorization = await AuthorizationForAsync(request.Registry, known, DefaultScope(request.Repository), credentials, cancellationToken);
+            authorization = await AuthorizationForAsync(request.Registry, known, request.Scope ?? DefaultScope(request.Repository), credentials, cancellationToken);
         }
         var response = await SendWithRetriesAsync(request.Registry, () => request.ToMessage(authorization), cancellationToken);
         if (response.StatusCode == HttpStatusCode.Unauthorized)
@@ -114,7 +119,7 @@ public sealed partial class RegistryClient
             {
                 throw Unauthorized(request.Registry, credentialsUsed: false, "(Basic auth required and no credentials are configured)");
             }
-            authorization = await AuthorizationForAsync(request.Registry, challenge, challenge["scope"] ?? DefaultScope(request.Repository), credentials, cancellationToken);
+            authorization = await AuthorizationForAsync(request.Registry, challenge, request.Scope ?? challenge["scope"] ?? DefaultScope(request.Repository), credentials, cancellationToken);
             _knownChallenges[request.Registry] = challenge;
             response = await SendWithRetriesAsync(request.Registry, () => request.ToMessage(authorization), cancellationToken);
         }
