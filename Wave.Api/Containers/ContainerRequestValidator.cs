@@ -6,7 +6,11 @@ using Wave.Core.Names;
 namespace Wave.Api.Containers;
 
 /// <summary>A request that passed validation: a parsed image, platform and config.</summary>
-public sealed record ValidatedContainerRequest(ImageReference Image, ContainerPlatform? Platform, ContainerConfig? Config);
+public sealed record ValidatedContainerRequest(ImageReference Image, ContainerPlatform? Platform, ContainerConfig? Config)
+{
+    /// <summary>The Seqera Platform access the request carried (set once its user is resolved), for registry credentials.</summary>
+    public Identity.PlatformAccess? PlatformAccess { get; init; }
+}
 
 /// <summary>A request the service refuses: HTTP status, the field at fault (if any) and why.</summary>
 public sealed class ApiException(int statusCode, string message, string? field = null) : Exception(message)

@@ -1,7 +1,12 @@
+using Microsoft.Extensions.DependencyInjection.Extensions;
+
 using Wave.Api.Apis;
 using Wave.Api.Containers;
 using Wave.Api.Identity;
 using Wave.Api.Inspect;
+using Wave.Api.Records;
+using Wave.Api.Security;
+using Wave.Core.Requests;
 using Wave.Core.Security;
 
 namespace Microsoft.AspNetCore.Builder;
@@ -22,6 +27,11 @@ public static class ApiExtensions
         builder.Services.AddHttpClient(PlatformUserClient.HttpClientName, client => client.Timeout = TimeSpan.FromSeconds(20));
         builder.Services.AddSingleton<PlatformUserClient>();
         builder.Services.AddSingleton<IdentityResolver>();
+        builder.Services.AddSingleton<PlatformCredentialsClient>();
+        builder.AddWaveContainerRecords();
+        builder.Services.AddSingleton<ContainerRecorder>();
+        builder.Services.TryAddSingleton<IContainerBuildStatus, BuildStoreContainerBuildStatus>();
+        builder.Services.Configure<AdminOptions>(builder.Configuration.GetSection("Wave:Admin"));
         return builder;
     }
 
@@ -32,6 +42,8 @@ public static class ApiExtensions
         app.MapValidateCredentialsApi();
         app.MapInspectApi();
         app.MapMetricsApi();
+        app.MapContainerRecordApi();
+        app.MapViewPages();
         return app;
     }
 }

@@ -30,6 +30,12 @@ public static class BuildStoreExtensions
 
     public static TBuilder AddWaveBuildStore<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
     {
+        // Once per host: the Api, the proxy and the Builder may share one (embedded mode), and a second Postgres
+        // health check of the same name would stop the host.
+        if (builder.Services.Any(d => d.ServiceType == typeof(SqlBuildStore)))
+        {
+            return builder;
+        }
         var options = new BuildStoreOptions();
         builder.Configuration.GetSection(BuildStoreOptions.Section).Bind(options);
         builder.Services.TryAddSingleton(options);
