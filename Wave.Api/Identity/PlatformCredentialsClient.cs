@@ -13,7 +13,8 @@ namespace Wave.Api.Identity;
 /// lists them (items <c>{id, name, provider, keys: {registry}}</c>; the registry defaults to docker.io), the first
 /// <c>container-reg</c> item for the image's registry host is chosen, and <c>GET {endpoint}/credentials/{id}/keys</c>
 /// gives its login (<c>{"keys": {"userName", "password"}}</c>; <c>keys</c> may also be that object as a JSON string).
-/// Failures are answered without any of the bodies: only statuses and the endpoint are named.
+/// A Platform that has no credentials list (404, no workspace named) keeps none. Failures are answered without any of
+/// the bodies: only statuses and the endpoint are named.
 /// </summary>
 public sealed class PlatformCredentialsClient(IHttpClientFactory httpClients)
 {
@@ -23,6 +24,10 @@ public sealed class PlatformCredentialsClient(IHttpClientFactory httpClients)
     public async Task<RegistryCredentials?> FindAsync(PlatformAccess access, string registry, CancellationToken cancellationToken)
     {
         using var list = await GetJsonAsync(access, "credentials", cancellationToken);
+        if (list is null)
+        {
+            return null;
+        }
         if (!list.RootElement.TryGetProperty("credentials", out var items) || items.ValueKind != JsonValueKind.Array)
         {
             throw Unexpected(access, "/credentials", "no credentials array");
@@ -46,7 +51,8 @@ public sealed class PlatformCredentialsClient(IHttpClientFactory httpClients)
             return null;
         }
 
-        using var answer = await GetJsonAsync(access, $"credentials/{Uri.EscapeDataString(id)}/keys", cancellationToken);
+        using var answer = await GetJsonAsync(access, $"credentials/{Uri.EscapeDataString(id)}/keys", cancellationToken)
+            ?? throw Unexpected(access, "/credentials/{id}/keys", "404 for a credential it listed");
         if (!answer.RootElement.TryGetProperty("keys", out var keysElement))
         {
             throw Unexpected(access, "/credentials/{id}/keys", "no keys");
@@ -78,7 +84,8 @@ public sealed class PlatformCredentialsClient(IHttpClientFactory httpClients)
         }
     }
 
-    private async Task<JsonDocument> GetJsonAsync(PlatformAccess access, string path, CancellationToken cancellationToken)
+    /// <summary>The JSON answer; null when a Platform without a workspace has no credentials list at all (404).</summary>
+    private async Task<JsonDocument?> GetJsonAsync(PlatformAccess access, string path, CancellationToken cancellationToken)
     {
         var uri = access.Endpoint.ToString().TrimEnd('/') + "/" + path;
         if (access.WorkspaceId is { } workspace)
@@ -112,6 +119,10 @@ public sealed class PlatformCredentialsClient(IHttpClientFactory httpClients)
             if (response.StatusCode == HttpStatusCode.NotFound && access.WorkspaceId is not null && !path.Contains('/'))
             {
                 throw new ApiException(StatusCodes.Status400BadRequest, $"towerWorkspaceId {access.WorkspaceId} is not known to {access.Name}", "towerWorkspaceId");
+            }
+            if (response.StatusCode == HttpStatusCode.NotFound)
+            {
+                return null;
             }
             if (!response.IsSuccessStatusCode)
             {
