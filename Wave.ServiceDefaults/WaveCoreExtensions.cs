@@ -5,6 +5,7 @@ using Wave.Core.Metrics;
 using Wave.Core.RateLimits;
 using Wave.Core.Registry;
 using Wave.Core.Requests;
+using Wave.Core.Security;
 
 namespace Microsoft.Extensions.Hosting;
 
@@ -28,6 +29,8 @@ public static class WaveCoreExtensions
         builder.Services.Configure<RegistryOptions>(builder.Configuration.GetSection("Wave"));
         builder.Services.AddRegistryClient();
         builder.Services.TryAddSingleton<ContainerRequestStore>();
+        builder.Services.Configure<CredentialSealerOptions>(builder.Configuration.GetSection("Wave:Security"));
+        builder.Services.TryAddSingleton<CredentialSealer>();
         builder.Services.Configure<RateLimitOptions>(builder.Configuration.GetSection("Wave:RateLimits"));
         builder.Services.TryAddSingleton<RateLimiter>();
         builder.Services.Configure<MetricsOptions>(builder.Configuration.GetSection("Wave:Metrics"));

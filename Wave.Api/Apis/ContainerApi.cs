@@ -49,7 +49,7 @@ public static class ContainerApi
             var body = await JsonBody.ReadAsync<SubmitContainerTokenRequest>(context, limits.MaxRequestBytes, "container request", "Wave:Limits:MaxRequestBytes");
             var validated = ContainerRequestValidator.Validate(body, limits, builds);
             var user = await identity.ResolveAsync(context, body.TowerAccessToken, body.TowerEndpoint, context.RequestAborted);
-            return await submit(validated, user);
+            return await submit(validated with { PlatformAccess = identity.PlatformAccessFor(body) }, user);
         }
         catch (ApiException e)
         {

@@ -1,13 +1,11 @@
 using System.Globalization;
-using System.Net.Http.Headers;
-using System.Text;
 using System.Text.Json.Serialization;
 
 using Microsoft.Extensions.Options;
 
+using Wave.Api.Security;
 using Wave.Core.Metrics;
 using Wave.Core.Names;
-using Wave.Core.Security;
 
 namespace Wave.Api.Apis;
 
@@ -37,8 +35,7 @@ public static class MetricsApi
     {
         if (!IsAuthorized(context.Request.Headers.Authorization.ToString(), options))
         {
-            context.Response.Headers.WWWAuthenticate = "Basic realm=\"Wave metrics\", charset=\"UTF-8\"";
-            return ContainerApi.Error(StatusCodes.Status401Unauthorized, "the metrics API needs HTTP Basic credentials of a configured metrics account (Wave:Metrics:Accounts)");
+            return BasicAccounts.Challenge(context, "Wave metrics", "the metrics API needs HTTP Basic credentials of a configured metrics account (Wave:Metrics:Accounts)");
         }
         var query = context.Request.Query;
         DateOnly? date = null;
@@ -67,27 +64,5 @@ public static class MetricsApi
             : TypedResults.Ok(new MetricsResponse(UsageMetrics.Name(metric), total, counts));
     }
 
-    private static bool IsAuthorized(string authorization, MetricsOptions options)
-    {
-        if (!AuthenticationHeaderValue.TryParse(authorization, out var header) || !"Basic".Equals(header.Scheme, StringComparison.OrdinalIgnoreCase) || header.Parameter is null)
-        {
-            return false;
-        }
-        string decoded;
-        try
-        {
-            decoded = Encoding.UTF8.GetString(Convert.FromBase64String(header.Parameter));
-        }
-        catch (FormatException)
-        {
-            return false;
-        }
-        var colon = decoded.IndexOf(':');
-        if (colon <= 0)
-        {
-            return false;
-        }
-        var (user, password) = (decoded[..colon], decoded[(colon + 1)..]);
-        return options.Accounts.Any(a => a.UserName == user && PasswordHash.Verify(password, a.PasswordHash));
-    }
+    private static bool IsAuthorized(string authorization, MetricsOptions options) => BasicAccounts.Authenticate(authorization, options.Accounts) is not null;
 }

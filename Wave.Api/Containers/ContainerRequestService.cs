@@ -2,11 +2,14 @@ using Microsoft.Extensions.Caching.Memory;
 using Microsoft.Extensions.Options;
 
 using Wave.Api.Builds;
+using Wave.Api.Identity;
+using Wave.Api.Records;
 using Wave.Core.Identity;
 using Wave.Core.Manifests;
 using Wave.Core.Names;
 using Wave.Core.Registry;
 using Wave.Core.Requests;
+using Wave.Core.Security;
 
 namespace Wave.Api.Containers;
 
@@ -23,7 +26,11 @@ public sealed record ContainerSubmission(ContainerRequest? Request, string Targe
 public sealed class ContainerRequestService(
     RegistryClient registry,
     BuildService builds,
+    IRegistryCredentialsProvider configuredCredentials,
+    PlatformCredentialsClient platformCredentials,
+    CredentialSealer sealer,
     ContainerRequestStore store,
+    ContainerRecorder recorder,
     TargetImageHost targetHost,
     IOptions<ContainerRequestOptions> options,
     TimeProvider time,
@@ -66,6 +73,8 @@ public sealed class ContainerRequestService(
             RequestIp = requestIp,
             User = user,
         };
+        await recorder.RecordAsync(containerRequest, request.PlatformAccess,
+            await configuredCredentials.GetAsync(request.Image.Registry, cancellationToken) is not null ? "configuration" : null, cancellationToken);
         await store.SaveAsync(containerRequest, cancellationToken);
         logger.LogInformation("Issued container token {Token} for build {BuildId} of {SourceImage} to {User} (cached: {Cached})",
             token, track.BuildId, containerRequest.SourceImage, user?.UserName ?? "anonymous", track.Cached);
@@ -75,7 +84,11 @@ public sealed class ContainerRequestService(
     private async Task<ContainerRequest> SubmitAugmentationAsync(ValidatedContainerRequest request, WaveUser? user, string? requestIp, CancellationToken cancellationToken)
     {
         var image = request.Image;
-        var upstream = await ResolveUpstreamAsync(image, cancellationToken);
+        // A user's own login from Seqera Platform wins over Wave's configured one for that registry.
+        var userCredentials = request.PlatformAccess is { } access ? await platformCredentials.FindAsync(access, image.Registry, cancellationToken) : null;
+        var upstream = userCredentials is null
+            ? await ResolveUpstreamAsync(image, cancellationToken)
+            : await FetchUpstreamAsync(registry.WithCredentials(new SingleRegistryCredentials(image.Registry, userCredentials, configuredCredentials)), image, cancellationToken);
         if (request.Platform is not null && MediaTypes.IsIndex(upstream.MediaType))
         {
             RequirePlatform(image, upstream, request.Platform);
@@ -96,7 +109,11 @@ public sealed class ContainerRequestService(
             ExpiresAt = now + options.Value.Tokens.TimeToLive,
             RequestIp = requestIp,
             User = user,
+            SealedCredentials = userCredentials is null ? null : await sealer.SealAsync(token, image.Registry, userCredentials, cancellationToken),
         };
+        var credentialsSource = userCredentials is not null ? "platform"
+            : await configuredCredentials.GetAsync(image.Registry, cancellationToken) is not null ? "configuration" : null;
+        await recorder.RecordAsync(containerRequest, request.PlatformAccess, credentialsSource, cancellationToken);
         await store.SaveAsync(containerRequest, cancellationToken);
         logger.LogInformation("Issued container token {Token} for {SourceImage}@{SourceDigest} to {User} (augmented: {Augmented})",
             token, containerRequest.SourceImage, upstream.Digest, user?.UserName ?? "anonymous", containerRequest.IsAugmented);
@@ -124,7 +141,7 @@ public sealed class ContainerRequestService(
         {
             return cached!;
         }
-        var resolved = await FetchUpstreamAsync(image, cancellationToken);
+        var resolved = await FetchUpstreamAsync(registry, image, cancellationToken);
         if (options.Value.Tokens.UpstreamCacheTime > TimeSpan.Zero)
         {
             _resolved.Set(key, resolved, new MemoryCacheEntryOptions { AbsoluteExpirationRelativeToNow = options.Value.Tokens.UpstreamCacheTime, Size = 1 });
@@ -132,7 +149,7 @@ public sealed class ContainerRequestService(
         return resolved;
     }
 
-    private async Task<ManifestResponse> FetchUpstreamAsync(ImageReference image, CancellationToken cancellationToken)
+    private static async Task<ManifestResponse> FetchUpstreamAsync(RegistryClient registry, ImageReference image, CancellationToken cancellationToken)
     {
         try
         {

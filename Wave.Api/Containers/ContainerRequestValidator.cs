@@ -12,7 +12,11 @@ namespace Wave.Api.Containers;
 /// and <see cref="Image"/> the name the build pushes; <see cref="Config"/> is then what a pull applies on top of it
 /// (none for a freeze, whose config is built into the image).
 /// </summary>
-public sealed record ValidatedContainerRequest(ImageReference Image, ContainerPlatform? Platform, ContainerConfig? Config, BuildPlan? Build = null);
+public sealed record ValidatedContainerRequest(ImageReference Image, ContainerPlatform? Platform, ContainerConfig? Config, BuildPlan? Build = null)
+{
+    /// <summary>The Seqera Platform access the request carried (set once its user is resolved), for registry credentials.</summary>
+    public Identity.PlatformAccess? PlatformAccess { get; init; }
+}
 
 /// <summary>A request the service refuses: HTTP status, the field at fault (if any) and why.</summary>
 public sealed class ApiException(int statusCode, string message, string? field = null) : Exception(message)

@@ -1,9 +1,14 @@
+using Microsoft.Extensions.DependencyInjection.Extensions;
+
 using Wave.Api.Apis;
 using Wave.Api.Builds;
 using Wave.Api.Containers;
 using Wave.Api.Identity;
 using Wave.Api.Inspect;
+using Wave.Api.Records;
+using Wave.Api.Security;
 using Wave.Core.Builds;
+using Wave.Core.Requests;
 using Wave.Core.Security;
 
 namespace Microsoft.AspNetCore.Builder;
@@ -28,6 +33,11 @@ public static class ApiExtensions
         builder.Services.AddHttpClient(PlatformUserClient.HttpClientName, client => client.Timeout = TimeSpan.FromSeconds(20));
         builder.Services.AddSingleton<PlatformUserClient>();
         builder.Services.AddSingleton<IdentityResolver>();
+        builder.Services.AddSingleton<PlatformCredentialsClient>();
+        builder.AddWaveContainerRecords();
+        builder.Services.AddSingleton<ContainerRecorder>();
+        builder.Services.TryAddSingleton<IContainerBuildStatus, BuildStoreContainerBuildStatus>();
+        builder.Services.Configure<AdminOptions>(builder.Configuration.GetSection("Wave:Admin"));
         return builder;
     }
 
@@ -39,6 +49,8 @@ public static class ApiExtensions
         app.MapInspectApi();
         app.MapMetricsApi();
         app.MapBuildsApi();
+        app.MapContainerRecordApi();
+        app.MapViewPages();
         return app;
     }
 }

@@ -52,6 +52,14 @@ public sealed class IdentityResolver(PlatformUserClient platform, IOptions<Ident
         return null;
     }
 
+    /// <summary>
+    /// The Platform access a request carries (token, endpoint, workspace), or null without an access token. Call after
+    /// <see cref="ResolveAsync"/>, which has checked the endpoint against the network policy and the token.
+    /// </summary>
+    public PlatformAccess? PlatformAccessFor(SubmitContainerTokenRequest body) => string.IsNullOrEmpty(body.TowerAccessToken)
+        ? null
+        : new PlatformAccess(ParseEndpoint(body.TowerEndpoint ?? options.Value.DefaultPlatformEndpoint), body.TowerAccessToken, body.TowerWorkspaceId);
+
     private static Uri ParseEndpoint(string endpoint)
     {
         if (!Uri.TryCreate(endpoint, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttps && uri.Scheme != Uri.UriSchemeHttp))

@@ -3,7 +3,7 @@ using System.Net;
 namespace Wave.Core.Registry;
 
 /// <summary>Where a registry named in an image reference is spoken to.</summary>
-internal static class RegistryAddress
+public static class RegistryAddress
 {
     public const string DockerHubApiHost = "registry-1.docker.io";
 

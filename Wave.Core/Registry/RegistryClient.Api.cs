@@ -33,6 +33,25 @@ public sealed partial class RegistryClient
         _logger = logger;
     }
 
+    /// <summary>A client sharing this one's connections, token cache and known challenges, with other credentials.</summary>
+    private RegistryClient(RegistryClient shared, IRegistryCredentialsProvider credentials)
+    {
+        _http = shared._http;
+        _credentials = credentials;
+        _options = shared._options;
+        _time = shared._time;
+        _logger = shared._logger;
+        _knownChallenges = shared._knownChallenges;
+        _tokens = shared._tokens;
+    }
+
+    /// <summary>
+    /// This client with <paramref name="credentials"/> instead of the configured ones (a user's own registry logins):
+    /// cheap, shares connections and caches; cached registry tokens are keyed by a hash of the credentials, so they are
+    /// never reused for other credentials.
+    /// </summary>
+    public RegistryClient WithCredentials(IRegistryCredentialsProvider credentials) => new(this, credentials);
+
     private const long MaxManifestBytes = 4 * 1024 * 1024;
 
     /// <summary>The base URI of a registry's API, e.g. <c>http://localhost:5000/</c> or <c>https://registry-1.docker.io/</c>.</summary>

@@ -16,7 +16,8 @@ public sealed partial class RegistryClient
 
     private readonly ConcurrentDictionary<TokenKey, CachedToken> _tokens = new();
 
-    private sealed record TokenKey(string Registry, string Realm, string? Service, string? Scope, string? Username);
+    /// <summary><see cref="Identity"/>: a hash of the credentials, so a token fetched with one password is never served for another.</summary>
+    private sealed record TokenKey(string Registry, string Realm, string? Service, string? Scope, string? Identity);
 
     private sealed record CachedToken(string Token, DateTimeOffset ExpiresAt);
 
@@ -34,6 +35,10 @@ public sealed partial class RegistryClient
         throw new RegistryException(RegistryErrorKind.Unauthorized, registry, $"registry {registry} asks for unsupported authentication scheme {challenge.Scheme}");
     }
 
+    private static string? IdentityOf(RegistryCredentials? credentials) => credentials is null
+        ? null
+        : Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes($"{credentials.Username}\n{credentials.Password}")));
+
     private static AuthenticationHeaderValue BasicAuthorization(RegistryCredentials credentials)
         => new("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes($"{credentials.Username}:{credentials.Password}")));
 
@@ -41,7 +46,7 @@ public sealed partial class RegistryClient
     {
         var realm = challenge["realm"]
             ?? throw new RegistryException(RegistryErrorKind.InvalidResponse, registry, $"registry {registry} sent a Bearer challenge without a realm");
-        var key = new TokenKey(registry.ToLowerInvariant(), realm, challenge["service"], scope, credentials?.Username);
+        var key = new TokenKey(registry.ToLowerInvariant(), realm, challenge["service"], scope, IdentityOf(credentials));
         if (_tokens.TryGetValue(key, out var cached) && cached.ExpiresAt > _time.GetUtcNow())
         {
             return cached.Token;

@@ -26,3 +26,14 @@ public sealed class RegistryOptions
 {
     public List<RegistryEndpoint> Registries { get; set; } = [];
 }
+
+/// <summary>One login for one registry, then whatever <see cref="Fallback"/> says for the others.</summary>
+public sealed class SingleRegistryCredentials(string registry, RegistryCredentials credentials, IRegistryCredentialsProvider fallback) : IRegistryCredentialsProvider
+{
+    public IRegistryCredentialsProvider Fallback { get; } = fallback;
+
+    public ValueTask<RegistryCredentials?> GetAsync(string registryHost, CancellationToken cancellationToken = default) =>
+        RegistryAddress.SameRegistry(registry, registryHost)
+            ? ValueTask.FromResult<RegistryCredentials?>(credentials)
+            : Fallback.GetAsync(registryHost, cancellationToken);
+}

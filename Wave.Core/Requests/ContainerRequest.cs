@@ -43,5 +43,11 @@ public sealed record ContainerRequest
     /// <summary>Who asked, or null for an anonymous request.</summary>
     [JsonPropertyName("user")] public WaveUser? User { get; init; }
 
+    /// <summary>
+    /// Upstream registry credentials that came with the request (from Seqera Platform), sealed to this token: the
+    /// proxy opens them to pull, nothing else can read them (see <see cref="Security.CredentialSealer"/>).
+    /// </summary>
+    [JsonPropertyName("sealedCredentials")] public SealedCredentials? SealedCredentials { get; init; }
+
     [JsonIgnore] public bool IsAugmented => ContainerConfig is { IsEmpty: false };
 }

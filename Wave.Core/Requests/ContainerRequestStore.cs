@@ -23,6 +23,10 @@ public sealed class ContainerRequestStore(IKeyValueStore store, TimeProvider tim
         }
     }
 
+    /// <summary>Forgets the token at once (revocation); true when it was there.</summary>
+    public Task<bool> DeleteAsync(string token, CancellationToken cancellationToken = default) =>
+        ContainerTokens.IsWellFormed(token) ? store.DeleteAsync(Key(token), cancellationToken) : Task.FromResult(false);
+
     /// <summary>The request, or null when the token is unknown or expired.</summary>
     public async Task<ContainerRequest?> FindAsync(string token, CancellationToken cancellationToken = default)
     {

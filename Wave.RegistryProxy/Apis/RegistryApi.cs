@@ -50,7 +50,7 @@ public static class RegistryApi
         return app;
     }
 
-    private static Task<IResult> Dispatch(string path, HttpContext context, ContainerRequestCache requests, AugmentedImageResolver resolver, BlobLocator blobs, RegistryClient registry)
+    private static Task<IResult> Dispatch(string path, HttpContext context, ContainerRequestCache requests, AugmentedImageResolver resolver, BlobLocator blobs, UpstreamRegistries upstreams)
     {
         if (!RegistryPath.TryParse(path, out var route))
         {
@@ -60,8 +60,8 @@ public static class RegistryApi
         var head = HttpMethods.IsHead(context.Request.Method);
         return route.Kind switch
         {
-            RegistryPathKind.Manifest => GetManifest(route, head, context, requests, resolver, registry, context.RequestServices.GetRequiredService<PullAccounting>()),
-            RegistryPathKind.Blob => GetBlob(route, head, context, requests, blobs, registry),
+            RegistryPathKind.Manifest => GetManifest(route, head, context, requests, resolver, upstreams, context.RequestServices.GetRequiredService<PullAccounting>()),
+            RegistryPathKind.Blob => GetBlob(route, head, context, requests, blobs, upstreams),
             _ => ListTags(route, context, requests),
         };
     }
@@ -101,13 +101,13 @@ public static class RegistryApi
         return (request, source);
     }
 
-    private static async Task<IResult> GetManifest(RegistryPath route, bool head, HttpContext context, ContainerRequestCache requests, AugmentedImageResolver resolver, RegistryClient registry, PullAccounting pulls)
+    private static async Task<IResult> GetManifest(RegistryPath route, bool head, HttpContext context, ContainerRequestCache requests, AugmentedImageResolver resolver, UpstreamRegistries upstreams, PullAccounting pulls)
     {
         var cancellationToken = context.RequestAborted;
         var (request, source) = await FindRequestAsync(route, requests, context);
         try
         {
-            return await GetManifest(route, head, context, request, source, resolver, registry, pulls, cancellationToken);
+            return await GetManifest(route, head, context, request, source, resolver, upstreams, pulls, cancellationToken);
         }
         catch (InvalidManifestException e)
         {
@@ -116,7 +116,7 @@ public static class RegistryApi
         }
     }
 
-    private static async Task<IResult> GetManifest(RegistryPath route, bool head, HttpContext context, ContainerRequest request, ImageReference source, AugmentedImageResolver resolver, RegistryClient registry, PullAccounting pulls, CancellationToken cancellationToken)
+    private static async Task<IResult> GetManifest(RegistryPath route, bool head, HttpContext context, ContainerRequest request, ImageReference source, AugmentedImageResolver resolver, UpstreamRegistries upstreams, PullAccounting pulls, CancellationToken cancellationToken)
     {
         ServedContent content;
         if (route.Reference.StartsWith("sha256:", StringComparison.Ordinal) || route.Reference.Contains(':'))
@@ -128,7 +128,7 @@ public static class RegistryApi
             // Ours (augmented manifests, rewritten index) first; any other digest is upstream content of the same
             // repository, e.g. an attestation manifest the rewritten index still lists.
             content = await resolver.FindByDigestAsync(request, route.Reference, cancellationToken)
-                ?? await UpstreamManifestAsync(registry, source, route.Reference, cancellationToken);
+                ?? await UpstreamManifestAsync(await upstreams.ForAsync(request, cancellationToken), source, route.Reference, cancellationToken);
         }
         else
         {
@@ -167,7 +167,7 @@ public static class RegistryApi
         return new ServedContent(upstream.MediaType, upstream.Content, upstream.Digest);
     }
 
-    private static async Task<IResult> GetBlob(RegistryPath route, bool head, HttpContext context, ContainerRequestCache requests, BlobLocator blobs, RegistryClient registry)
+    private static async Task<IResult> GetBlob(RegistryPath route, bool head, HttpContext context, ContainerRequestCache requests, BlobLocator blobs, UpstreamRegistries upstreams)
     {
         var cancellationToken = context.RequestAborted;
         if (!Digest.IsValid(route.Reference))
@@ -190,7 +190,7 @@ public static class RegistryApi
                 context.Response.Headers[DigestHeader] = route.Reference;
                 return TypedResults.Redirect(redirect.Location.ToString(), permanent: false, preserveMethod: true);
             default:
-                await StreamUpstreamBlobAsync(context, registry, source, route.Reference, head, cancellationToken);
+                await StreamUpstreamBlobAsync(context, await upstreams.ForAsync(request, cancellationToken), source, route.Reference, head, cancellationToken);
                 return TypedResults.Empty;
         }
     }

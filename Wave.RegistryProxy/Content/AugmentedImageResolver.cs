@@ -16,7 +16,7 @@ namespace Wave.RegistryProxy.Content;
 /// made servable by digest. For an index, every platform manifest is augmented and the index rewritten; when the
 /// request named a platform, that platform's augmented manifest is served alone (see README).
 /// </summary>
-public sealed class AugmentedImageResolver(RegistryClient registry, TokenContentStore contents, ProxyMemoryCache cache, ILogger<AugmentedImageResolver> logger)
+public sealed class AugmentedImageResolver(UpstreamRegistries upstreams, TokenContentStore contents, ProxyMemoryCache cache, IContainerRecordStore records, ILogger<AugmentedImageResolver> logger)
 {
     private const long MaxConfigBytes = 8 * 1024 * 1024;
 
@@ -104,6 +104,7 @@ public sealed class AugmentedImageResolver(RegistryClient registry, TokenContent
         var source = ImageReference.Parse(request.SourceImage);
         var digest = request.SourceDigest
             ?? throw new InvalidOperationException($"container token {request.Token} has no source digest yet: its build {request.BuildId} must complete first");
+        var registry = await upstreams.ForAsync(request, cancellationToken);
         var upstream = await registry.GetManifestAsync(source.Registry, source.Repository, digest, cancellationToken);
         var served = new List<ServedContent>();
         ServedContent root;
@@ -116,7 +117,7 @@ public sealed class AugmentedImageResolver(RegistryClient registry, TokenContent
                 ContainerPlatform.TryParse(request.Platform, out var platform, out _);
                 var entry = index.ManifestFor(platform!)
                     ?? throw new RegistryException(RegistryErrorKind.NotFound, source.Registry, $"'{source}' no longer has a {request.Platform} manifest");
-                root = await ServeImageAsync(request, source, entry.Digest, served, cancellationToken);
+                root = await ServeImageAsync(registry, request, source, entry.Digest, served, cancellationToken);
             }
             else if (!request.IsAugmented)
             {
@@ -127,7 +128,7 @@ public sealed class AugmentedImageResolver(RegistryClient registry, TokenContent
                 var augmentable = index.Manifests
                     .Where(m => MediaTypes.IsImageManifest(m.MediaType) && m.Platform is { Os: not "unknown" })
                     .ToList();
-                var results = await Task.WhenAll(augmentable.Select(m => AugmentAsync(request, source, m.Digest, cancellationToken)));
+                var results = await Task.WhenAll(augmentable.Select(m => AugmentAsync(registry, request, source, m.Digest, cancellationToken)));
                 foreach (var image in results)
                 {
                     served.Add(new ServedContent(image.ManifestMediaType, image.Manifest, image.ManifestDigest));
@@ -140,7 +141,7 @@ public sealed class AugmentedImageResolver(RegistryClient registry, TokenContent
         }
         else if (request.IsAugmented)
         {
-            var image = Augment(request, upstream, await FetchConfigAsync(source, upstream, cancellationToken));
+            var image = Augment(request, upstream, await FetchConfigAsync(registry, source, upstream, cancellationToken));
             served.Add(new ServedContent(ConfigMediaType(image.ManifestMediaType), image.Config, image.ConfigDigest));
             root = new ServedContent(image.ManifestMediaType, image.Manifest, image.ManifestDigest);
         }
@@ -153,30 +154,31 @@ public sealed class AugmentedImageResolver(RegistryClient registry, TokenContent
         await contents.SaveAsync(request.Token, request.ExpiresAt, served, root.Digest, cancellationToken);
         logger.LogInformation("Computed {Count} manifests/configs for token {Token}; {SourceImage} serves {Digest}",
             served.Count, request.Token, request.SourceImage, root.Digest);
+        _ = RecordServedDigestAsync(request.Token, root.Digest);
         return root;
     }
 
-    private async Task<ServedContent> ServeImageAsync(ContainerRequest request, ImageReference source, string digest, List<ServedContent> served, CancellationToken cancellationToken)
+    private static async Task<ServedContent> ServeImageAsync(RegistryClient registry, ContainerRequest request, ImageReference source, string digest, List<ServedContent> served, CancellationToken cancellationToken)
     {
         if (!request.IsAugmented)
         {
             return Passthrough(await registry.GetManifestAsync(source.Registry, source.Repository, digest, cancellationToken));
         }
-        var image = await AugmentAsync(request, source, digest, cancellationToken);
+        var image = await AugmentAsync(registry, request, source, digest, cancellationToken);
         served.Add(new ServedContent(ConfigMediaType(image.ManifestMediaType), image.Config, image.ConfigDigest));
         return new ServedContent(image.ManifestMediaType, image.Manifest, image.ManifestDigest);
     }
 
-    private async Task<AugmentedImage> AugmentAsync(ContainerRequest request, ImageReference source, string digest, CancellationToken cancellationToken)
+    private static async Task<AugmentedImage> AugmentAsync(RegistryClient registry, ContainerRequest request, ImageReference source, string digest, CancellationToken cancellationToken)
     {
         var manifest = await registry.GetManifestAsync(source.Registry, source.Repository, digest, cancellationToken);
-        return Augment(request, manifest, await FetchConfigAsync(source, manifest, cancellationToken));
+        return Augment(request, manifest, await FetchConfigAsync(registry, source, manifest, cancellationToken));
     }
 
     private static AugmentedImage Augment(ContainerRequest request, ManifestResponse manifest, byte[] config) =>
         ManifestAugmenter.Augment(manifest.Content, manifest.MediaType, config, request.ContainerConfig!, request.CreatedAt);
 
-    private async Task<byte[]> FetchConfigAsync(ImageReference source, ManifestResponse manifest, CancellationToken cancellationToken)
+    private static async Task<byte[]> FetchConfigAsync(RegistryClient registry, ImageReference source, ManifestResponse manifest, CancellationToken cancellationToken)
     {
         if (!MediaTypes.IsImageManifest(manifest.MediaType))
         {
@@ -190,6 +192,20 @@ public sealed class AugmentedImageResolver(RegistryClient registry, TokenContent
             throw new InvalidManifestException($"manifest of {source} says its config {parsed.Config.Digest} has {parsed.Config.Size} bytes, but it has {config.LongLength}");
         }
         return config;
+    }
+
+    /// <summary>Fills the record's served digest; a pull never waits for, nor fails with, the record store.</summary>
+    private async Task RecordServedDigestAsync(string token, string digest)
+    {
+        try
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            await records.SetServedDigestAsync(token, digest, timeout.Token);
+        }
+        catch (Exception e)
+        {
+            logger.LogWarning("Recording the served digest of token {Token} failed: {Error}", token, e.Message);
+        }
     }
 
     private static ServedContent Passthrough(ManifestResponse upstream) => new(upstream.MediaType, upstream.Content, upstream.Digest);

@@ -7,10 +7,15 @@ namespace Wave.RegistryProxy.Content;
 
 /// <summary>
 /// Container requests as the proxy sees them: read from the shared store and kept a few seconds in process, since a
-/// single pull asks for one manifest and many blobs under the same token.
+/// single pull asks for one manifest and many blobs under the same token. That short time
+/// (<c>Wave:Proxy:RequestCacheTime</c>, 5 s) is also the longest a revoked token is still served by a proxy in another
+/// process than the Api that revoked it; in the same process (embedded mode) revocation evicts the entry at once.
 /// </summary>
 public sealed class ContainerRequestCache(ContainerRequestStore store, ProxyMemoryCache cache, IOptions<RegistryProxyOptions> options, TimeProvider time)
+    : ITokenRevocationObserver
 {
+    public void Revoked(string token) => cache.Cache.Remove("request:" + token);
+
     public async Task<ContainerRequest?> FindAsync(string token, CancellationToken cancellationToken)
     {
         var key = "request:" + token;

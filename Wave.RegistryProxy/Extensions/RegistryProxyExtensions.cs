@@ -1,3 +1,4 @@
+using Wave.Core.Requests;
 using Wave.RegistryProxy.Apis;
 using Wave.RegistryProxy.Builds;
 using Wave.RegistryProxy.Content;
@@ -13,6 +14,9 @@ public static class RegistryProxyExtensions
         builder.Services.Configure<RegistryProxyOptions>(builder.Configuration.GetSection("Wave:Proxy"));
         builder.Services.AddSingleton<ProxyMemoryCache>();
         builder.Services.AddSingleton<ContainerRequestCache>();
+        builder.Services.AddSingleton<ITokenRevocationObserver>(services => services.GetRequiredService<ContainerRequestCache>());
+        builder.Services.AddSingleton<UpstreamRegistries>();
+        builder.AddWaveContainerRecords();
         builder.Services.AddSingleton<TokenContentStore>();
         builder.Services.AddSingleton<AugmentedImageResolver>();
         builder.Services.AddSingleton<BlobLocator>();

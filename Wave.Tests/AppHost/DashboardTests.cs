@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using Microsoft.Playwright;
 
 using Wave.Tests.Infrastructure;
+using Wave.Tests.Infrastructure.Persistence;
 using Wave.Tests.Infrastructure.Redis;
 
 namespace Wave.Tests.AppHost;
@@ -11,7 +12,7 @@ namespace Wave.Tests.AppHost;
 /// The dashboard in a real (headless) Chromium: the AppHost in run mode selected by connection strings alone, so the
 /// backing services come from configuration and only the three services are started.
 /// </summary>
-public sealed class DashboardTests(RedisFixture redisFixture)
+public sealed class DashboardTests(RedisFixture redisFixture, PostgresFixture postgresFixture)
 {
     [Fact]
     public async Task The_dashboard_shows_resources_their_logs_and_the_traces_the_services_send()
@@ -19,6 +20,7 @@ public sealed class DashboardTests(RedisFixture redisFixture)
         var chromium = Requirements.Binary("chromium", "chromium");
         var cancellation = TestContext.Current.CancellationToken;
         var redis = await redisFixture.GetAsync();
+        var postgres = await postgresFixture.GetAsync();
         var port = FreePort.Next();
         await using var appHost = TestProcess.Start("dotnet",
             [AppHostProcess.Assembly, "--data-dir", Directory.CreateTempSubdirectory("wave-dashboard-").FullName, "--urls", $"http://127.0.0.1:{port}"],
@@ -26,8 +28,9 @@ public sealed class DashboardTests(RedisFixture redisFixture)
             {
                 ["ASPNETCORE_ENVIRONMENT"] = "Production",
                 ["ConnectionStrings__redis"] = redis.ConnectionString,
+                // The Api and the proxy keep container records in Postgres (migrated at start-up): a real one.
+                ["ConnectionStrings__postgres"] = await postgres.CreateSchemaAsync(cancellation),
                 // Not used by the services yet: configured values are passed on as they are, no server is started.
-                ["ConnectionStrings__postgres"] = "Host=127.0.0.1;Port=1;Username=postgres;Database=wave",
                 ["ConnectionStrings__rabbitmq"] = "amqp://wave:unused@127.0.0.1:1",
             });
         using var dashboard = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(10) };

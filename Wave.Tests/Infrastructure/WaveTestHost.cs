@@ -62,6 +62,11 @@ public sealed class WaveTestHost : IAsyncDisposable
             ["Wave:DataDirectory"] = Path.Combine(Path.GetTempPath(), "wave-host-" + Guid.NewGuid().ToString("N")[..12]),
         });
         builder.Configuration.AddInMemoryCollection(settings);
+        if (!settings.ContainsKey("Wave:DataDirectory") && !settings.ContainsKey("Wave:Builds:SqlitePath"))
+        {
+            // Each host its own SQLite file (records, builds), never .wave in the test's working folder.
+            builder.Configuration["Wave:DataDirectory"] = Directory.CreateTempSubdirectory("wave-host-").FullName;
+        }
         builder.WebHost.UseUrls("http://127.0.0.1:0");
 
         builder.AddServiceDefaults();

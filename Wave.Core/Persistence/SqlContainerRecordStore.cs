@@ -1,0 +1,139 @@
+using System.Data.Common;
+using System.Text.Json;
+
+using Wave.Core.Augmentation;
+using Wave.Core.Identity;
+using Wave.Core.Requests;
+
+namespace Wave.Core.Persistence;
+
+/// <summary>
+/// <see cref="IContainerRecordStore"/> over plain ADO.NET, for Postgres and SQLite alike (table
+/// <c>container_requests</c>, migration 0003). The schema belongs to the build store's migrations, which this store
+/// runs (once) before its first statement, as the host also does at start-up.
+/// </summary>
+public abstract class SqlContainerRecordStore(Func<CancellationToken, Task<int>> migrate) : IContainerRecordStore
+{
+    private const string Columns =
+        "token, user_id, user_name, user_email, workspace_id, platform_endpoint, request_ip, source_image, source_digest, " +
+        "target_image, served_digest, platform, container_config, build_id, credentials_source, created_at, expires_at, revoked_at";
+
+    private readonly Lock _gate = new();
+    private Task<int>? _migration;
+
+    protected abstract Task<DbConnection> OpenAsync(CancellationToken cancellationToken);
+
+    protected abstract object ToDbTimestamp(DateTimeOffset value);
+
+    protected abstract DateTimeOffset ReadTimestamp(DbDataReader reader, int ordinal);
+
+    public async Task<bool> CreateAsync(ContainerRecord record, CancellationToken cancellationToken)
+    {
+        await EnsureSchemaAsync(cancellationToken);
+        await using var connection = await OpenAsync(cancellationToken);
+        return await ExecuteAsync(connection,
+            $"INSERT INTO container_requests ({Columns}) VALUES (@token, @user_id, @user_name, @user_email, @workspace_id, @platform_endpoint, " +
+            "@request_ip, @source_image, @source_digest, @target_image, @served_digest, @platform, @container_config, @build_id, " +
+            "@credentials_source, @created_at, @expires_at, @revoked_at) ON CONFLICT (token) DO NOTHING",
+            [
+                ("token", record.Token), ("user_id", record.User?.Id), ("user_name", record.User?.UserName), ("user_email", record.User?.Email),
+                ("workspace_id", record.WorkspaceId), ("platform_endpoint", record.PlatformEndpoint), ("request_ip", record.RequestIp),
+                ("source_image", record.SourceImage), ("source_digest", record.SourceDigest), ("target_image", record.TargetImage),
+                ("served_digest", record.ServedDigest), ("platform", record.Platform),
+                ("container_config", record.ContainerConfig is null ? null : JsonSerializer.Serialize(record.ContainerConfig)),
+                ("build_id", record.BuildId), ("credentials_source", record.CredentialsSource), ("created_at", Timestamp(record.CreatedAt)),
+                ("expires_at", Timestamp(record.ExpiresAt)), ("revoked_at", Timestamp(record.RevokedAt)),
+            ], cancellationToken) == 1;
+    }
+
+    public async Task<ContainerRecord?> FindAsync(string token, CancellationToken cancellationToken)
+    {
+        if (!ContainerTokens.IsWellFormed(token))
+        {
+            return null;
+        }
+        await EnsureSchemaAsync(cancellationToken);
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var command = Command(connection, $"SELECT {Columns} FROM container_requests WHERE token = @token", [("token", token)]);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        return await reader.ReadAsync(cancellationToken) ? Read(reader) : null;
+    }
+
+    public async Task<bool> MarkRevokedAsync(string token, DateTimeOffset revokedAt, CancellationToken cancellationToken)
+    {
+        await EnsureSchemaAsync(cancellationToken);
+        await using var connection = await OpenAsync(cancellationToken);
+        // COALESCE keeps the first revocation time; the row count still says whether the token is known.
+        return await ExecuteAsync(connection, "UPDATE container_requests SET revoked_at = COALESCE(revoked_at, @revoked_at) WHERE token = @token",
+            [("token", token), ("revoked_at", Timestamp(revokedAt))], cancellationToken) == 1;
+    }
+
+    public async Task<bool> SetServedDigestAsync(string token, string digest, CancellationToken cancellationToken)
+    {
+        await EnsureSchemaAsync(cancellationToken);
+        await using var connection = await OpenAsync(cancellationToken);
+        return await ExecuteAsync(connection, "UPDATE container_requests SET served_digest = @digest WHERE token = @token AND served_digest IS NULL",
+            [("token", token), ("digest", digest)], cancellationToken) == 1;
+    }
+
+    private Task EnsureSchemaAsync(CancellationToken cancellationToken)
+    {
+        Task<int> migration;
+        lock (_gate)
+        {
+            if (_migration is null || _migration.IsFaulted || _migration.IsCanceled)
+            {
+                _migration = migrate(CancellationToken.None);
+            }
+            migration = _migration;
+        }
+        return migration.WaitAsync(cancellationToken);
+    }
+
+    private ContainerRecord Read(DbDataReader reader) => new()
+    {
+        Token = reader.GetString(0),
+        User = reader.IsDBNull(1) ? null : new WaveUser(reader.GetString(1), NullableString(reader, 2) ?? "", NullableString(reader, 3)),
+        WorkspaceId = reader.IsDBNull(4) ? null : reader.GetInt64(4),
+        PlatformEndpoint = NullableString(reader, 5),
+        RequestIp = NullableString(reader, 6),
+        SourceImage = reader.GetString(7),
+        SourceDigest = reader.IsDBNull(8) ? null : reader.GetString(8),
+        TargetImage = reader.GetString(9),
+        ServedDigest = NullableString(reader, 10),
+        Platform = NullableString(reader, 11),
+        ContainerConfig = reader.IsDBNull(12) ? null : JsonSerializer.Deserialize<ContainerConfig>(reader.GetString(12)),
+        BuildId = NullableString(reader, 13),
+        CredentialsSource = NullableString(reader, 14),
+        CreatedAt = ReadTimestamp(reader, 15),
+        ExpiresAt = ReadTimestamp(reader, 16),
+        RevokedAt = reader.IsDBNull(17) ? null : ReadTimestamp(reader, 17),
+    };
+
+    private static string? NullableString(DbDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : reader.GetString(ordinal);
+
+    /// <summary>Microseconds, as the build store keeps them.</summary>
+    private object? Timestamp(DateTimeOffset? value) => value is { } v
+        ? ToDbTimestamp(new DateTimeOffset(v.UtcTicks - v.UtcTicks % 10, TimeSpan.Zero))
+        : null;
+
+    private static DbCommand Command(DbConnection connection, string sql, IEnumerable<(string Name, object? Value)> parameters)
+    {
+        var command = connection.CreateCommand();
+        command.CommandText = sql;
+        foreach (var (name, value) in parameters)
+        {
+            var parameter = command.CreateParameter();
+            parameter.ParameterName = name;
+            parameter.Value = value ?? DBNull.Value;
+            command.Parameters.Add(parameter);
+        }
+        return command;
+    }
+
+    private static async Task<int> ExecuteAsync(DbConnection connection, string sql, IEnumerable<(string Name, object? Value)> parameters, CancellationToken cancellationToken)
+    {
+        await using var command = Command(connection, sql, parameters);
+        return await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+}

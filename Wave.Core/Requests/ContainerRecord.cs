@@ -1,0 +1,137 @@
+using Wave.Core.Augmentation;
+using Wave.Core.Identity;
+
+namespace Wave.Core.Requests;
+
+/// <summary>
+/// The durable account of one container request, kept after its token expired: who asked, from where, what was
+/// resolved and served. It holds no secret: no access token, no registry password, no query string of a layer URL,
+/// no inline layer data.
+/// </summary>
+public sealed record ContainerRecord
+{
+    public required string Token { get; init; }
+
+    public WaveUser? User { get; init; }
+
+    /// <summary>The Seqera Platform workspace the request named (towerWorkspaceId), if any.</summary>
+    public long? WorkspaceId { get; init; }
+
+    /// <summary>The Seqera Platform endpoint the user was resolved against (scheme, host, path; never user info).</summary>
+    public string? PlatformEndpoint { get; init; }
+
+    public string? RequestIp { get; init; }
+
+    public required string SourceImage { get; init; }
+
+    public string? SourceDigest { get; init; }
+
+    public required string TargetImage { get; init; }
+
+    /// <summary>The digest of what the token's tag served, filled by the registry proxy on its first manifest answer.</summary>
+    public string? ServedDigest { get; init; }
+
+    public string? Platform { get; init; }
+
+    /// <summary>The requested changes, with layer locations reduced to what is safe to keep (see <see cref="ContainerRecords.Redact"/>).</summary>
+    public ContainerConfig? ContainerConfig { get; init; }
+
+    /// <summary>The build that makes the image, for a build request; null for an augmentation.</summary>
+    public string? BuildId { get; init; }
+
+    /// <summary>Where the upstream registry credentials came from: <c>platform</c>, <c>configuration</c> or null (anonymous).</summary>
+    public string? CredentialsSource { get; init; }
+
+    public required DateTimeOffset CreatedAt { get; init; }
+
+    public required DateTimeOffset ExpiresAt { get; init; }
+
+    /// <summary>When an administrator revoked the token, or null.</summary>
+    public DateTimeOffset? RevokedAt { get; init; }
+
+    public bool Revoked => RevokedAt is not null;
+
+    public bool IsAugmented => ContainerConfig is { IsEmpty: false };
+}
+
+/// <summary>Container request records: Postgres in distributed mode, the SQLite file in embedded mode.</summary>
+public interface IContainerRecordStore
+{
+    /// <summary>Records a request; false when a record with that token exists already (it is left as it is).</summary>
+    Task<bool> CreateAsync(ContainerRecord record, CancellationToken cancellationToken);
+
+    /// <summary>The record, also long after the token expired; null for a token never issued here.</summary>
+    Task<ContainerRecord?> FindAsync(string token, CancellationToken cancellationToken);
+
+    /// <summary>Marks the record revoked (the first time only: a later call keeps the first time); false for an unknown token.</summary>
+    Task<bool> MarkRevokedAsync(string token, DateTimeOffset revokedAt, CancellationToken cancellationToken);
+
+    /// <summary>Sets the served digest once; false when it was set already or the token is unknown.</summary>
+    Task<bool> SetServedDigestAsync(string token, string digest, CancellationToken cancellationToken);
+}
+
+/// <summary>
+/// Told when a token is revoked, in the process that revokes it: lets in-process caches (the registry proxy's, in
+/// embedded mode) forget the token at once rather than when their entry expires.
+/// </summary>
+public interface ITokenRevocationObserver
+{
+    void Revoked(string token);
+}
+
+public static class ContainerRecords
+{
+    /// <summary>The record of a request just issued.</summary>
+    public static ContainerRecord From(ContainerRequest request, long? workspaceId, string? platformEndpoint, string? credentialsSource) => new()
+    {
+        Token = request.Token,
+        User = request.User,
+        WorkspaceId = workspaceId,
+        PlatformEndpoint = platformEndpoint is null ? null : SafeUrl(platformEndpoint),
+        RequestIp = request.RequestIp,
+        SourceImage = request.SourceImage,
+        SourceDigest = request.SourceDigest,
+        BuildId = request.BuildId,
+        TargetImage = request.TargetImage,
+        Platform = request.Platform,
+        ContainerConfig = Redact(request.ContainerConfig),
+        CredentialsSource = credentialsSource,
+        CreatedAt = request.CreatedAt,
+        ExpiresAt = request.ExpiresAt,
+    };
+
+    /// <summary>
+    /// The config as it may be kept for years and shown to anyone holding the token: a <c>data:</c> layer becomes
+    /// <c>data:</c> and its size (its digests stay), an http(s) location loses user info, query and fragment, which is
+    /// where pre-signed URLs carry their credentials.
+    /// </summary>
+    public static ContainerConfig? Redact(ContainerConfig? config)
+    {
+        if (config?.Layers is not { Count: > 0 } layers)
+        {
+            return config;
+        }
+        return config with
+        {
+            Layers = [.. layers.Select(l => l with { Location = RedactLocation(l.Location) })],
+        };
+    }
+
+    private static string? RedactLocation(string? location)
+    {
+        if (location is null)
+        {
+            return null;
+        }
+        if (location.StartsWith("data:", StringComparison.OrdinalIgnoreCase))
+        {
+            return "data:";
+        }
+        return SafeUrl(location);
+    }
+
+    private static string SafeUrl(string url) =>
+        Uri.TryCreate(url, UriKind.Absolute, out var uri)
+            ? uri.GetComponents(UriComponents.SchemeAndServer | UriComponents.Path, UriFormat.UriEscaped)
+            : "(not a URL)";
+}

@@ -1,0 +1,44 @@
+using System.Data.Common;
+
+using Microsoft.Data.Sqlite;
+
+using Wave.Core.Persistence;
+
+namespace Wave.ServiceDefaults.Sqlite;
+
+/// <summary>The embedded mode's container records: a table in the build store's SQLite file, migrated by it.</summary>
+public sealed class SqliteContainerRecordStore(SqliteBuildStore builds) : SqlContainerRecordStore(builds.MigrateAsync)
+{
+    private readonly string _connectionString = new SqliteConnectionStringBuilder
+    {
+        DataSource = builds.DatabasePath,
+        Mode = SqliteOpenMode.ReadWriteCreate,
+        Cache = SqliteCacheMode.Private,
+        Pooling = true,
+        DefaultTimeout = 30,
+    }.ToString();
+
+    protected override async Task<DbConnection> OpenAsync(CancellationToken cancellationToken)
+    {
+        var connection = new SqliteConnection(_connectionString);
+        try
+        {
+            await connection.OpenAsync(cancellationToken);
+            // The build store set WAL on the file; busy_timeout belongs to each connection.
+            await using var command = connection.CreateCommand();
+            command.CommandText = "PRAGMA busy_timeout = 30000";
+            await command.ExecuteNonQueryAsync(cancellationToken);
+            return connection;
+        }
+        catch
+        {
+            await connection.DisposeAsync();
+            throw;
+        }
+    }
+
+    protected override object ToDbTimestamp(DateTimeOffset value) => (value.UtcTicks - DateTimeOffset.UnixEpoch.UtcTicks) / 10;
+
+    protected override DateTimeOffset ReadTimestamp(DbDataReader reader, int ordinal) =>
+        new(DateTimeOffset.UnixEpoch.UtcTicks + reader.GetInt64(ordinal) * 10, TimeSpan.Zero);
+}
