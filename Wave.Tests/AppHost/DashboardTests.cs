@@ -12,7 +12,7 @@ namespace Wave.Tests.AppHost;
 /// The dashboard in a real (headless) Chromium: the AppHost in run mode selected by connection strings alone, so the
 /// backing services come from configuration and only the three services are started.
 /// </summary>
-public sealed class DashboardTests(RedisFixture redisFixture, PostgresFixture postgresFixture)
+public sealed class DashboardTests(RedisFixture redisFixture, PostgresFixture postgresFixture, RabbitMqFixture rabbitFixture)
 {
     [Fact]
     public async Task The_dashboard_shows_resources_their_logs_and_the_traces_the_services_send()
@@ -21,6 +21,7 @@ public sealed class DashboardTests(RedisFixture redisFixture, PostgresFixture po
         var cancellation = TestContext.Current.CancellationToken;
         var redis = await redisFixture.GetAsync();
         var postgres = await postgresFixture.GetAsync();
+        var rabbit = await rabbitFixture.GetAsync();
         var port = FreePort.Next();
         await using var appHost = TestProcess.Start("dotnet",
             [AppHostProcess.Assembly, "--data-dir", Directory.CreateTempSubdirectory("wave-dashboard-").FullName, "--urls", $"http://127.0.0.1:{port}"],
@@ -28,10 +29,10 @@ public sealed class DashboardTests(RedisFixture redisFixture, PostgresFixture po
             {
                 ["ASPNETCORE_ENVIRONMENT"] = "Production",
                 ["ConnectionStrings__redis"] = redis.ConnectionString,
-                // The Api and the proxy keep container records in Postgres (migrated at start-up): a real one.
+                // Build and container records live in Postgres (migrated at start-up): a real one.
                 ["ConnectionStrings__postgres"] = await postgres.CreateSchemaAsync(cancellation),
-                // Not used by the services yet: configured values are passed on as they are, no server is started.
-                ["ConnectionStrings__rabbitmq"] = "amqp://wave:unused@127.0.0.1:1",
+                // The Api and the Builder queue build jobs there (the Builder consumes the default queue).
+                ["ConnectionStrings__rabbitmq"] = rabbit.ConnectionString,
             });
         using var dashboard = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(10) };
         var resources = await DistributedAppHostTests.WaitAllRunningAsync(dashboard, appHost, cancellation);
