@@ -1,3 +1,5 @@
+using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
+
 using Wave.RegistryProxy.Apis;
 using Wave.RegistryProxy.Content;
 using Wave.RegistryProxy.Pulls;
@@ -16,6 +18,10 @@ public static class RegistryProxyExtensions
         builder.Services.AddSingleton<AugmentedImageResolver>();
         builder.Services.AddSingleton<BlobLocator>();
         builder.Services.AddSingleton<PullAccounting>();
+        // A cluster starting a pipeline opens hundreds of pulls at once: Kestrel's default accept queue (512) drops
+        // the excess connection attempts, which the clients then retry only after a 1 s, 3 s, 7 s back-off. The
+        // kernel caps this at net.core.somaxconn.
+        builder.Services.Configure<SocketTransportOptions>(sockets => sockets.Backlog = Math.Max(sockets.Backlog, 4096));
         return builder;
     }
 
