@@ -4,6 +4,7 @@ using Microsoft.Extensions.Options;
 using Wave.Api.Builds;
 using Wave.Api.Identity;
 using Wave.Api.Records;
+using Wave.Core.Concurrency;
 using Wave.Core.Identity;
 using Wave.Core.Manifests;
 using Wave.Core.Names;
@@ -38,6 +39,9 @@ public sealed class ContainerRequestService(
 {
     // Resolved upstream manifests by image reference, briefly (Wave:Tokens:UpstreamCacheTime); entries count 1 each.
     private readonly MemoryCache _resolved = new(new MemoryCacheOptions { SizeLimit = 10_000 });
+
+    // Requests for one image that arrive while its resolution is in flight share that resolution.
+    private readonly SingleFlight<ImageReference, ManifestResponse> _resolving = new();
 
     public void Dispose() => _resolved.Dispose();
 
@@ -141,7 +145,7 @@ public sealed class ContainerRequestService(
         {
             return cached!;
         }
-        var resolved = await FetchUpstreamAsync(registry, image, cancellationToken);
+        var resolved = await _resolving.RunAsync(image, shared => FetchUpstreamAsync(registry, shared, CancellationToken.None), cancellationToken);
         if (options.Value.Tokens.UpstreamCacheTime > TimeSpan.Zero)
         {
             _resolved.Set(key, resolved, new MemoryCacheEntryOptions { AbsoluteExpirationRelativeToNow = options.Value.Tokens.UpstreamCacheTime, Size = 1 });
@@ -153,7 +157,8 @@ public sealed class ContainerRequestService(
     {
         try
         {
-            return await registry.GetManifestAsync(image.Registry, image.Repository, image.Reference, cancellationToken);
+            // Shared by every request waiting on it, so no one request's cancellation stops it (the client has a timeout).
+            return await registry.GetManifestAsync(image.Registry, image.Repository, image.Reference, CancellationToken.None);
         }
         catch (RegistryException e) when (e.Kind == RegistryErrorKind.NotFound)
         {

@@ -239,57 +239,92 @@ public static class RegistryApi
     }
 
     /// <summary>
-    /// Copies the upstream body to the client, holding back the last chunk read until the end of the upstream body,
-    /// so that a body which turns out short or wrong never reaches the client complete. Returns the sha256 of the body.
+    /// Copies the upstream body to the client and returns its sha256, or null when the upstream broke off (the client
+    /// has its failure then). The first read goes to a pooled buffer, so that a body that is wrong within it is still
+    /// a clean 502; from then on bytes are read straight into the response's own buffers and hashed there, once.
+    /// A body of known length holds back its last read until the hash is checked, so a body that turns out short or
+    /// wrong never reaches the client complete; a body of unknown length goes out chunked, where an abort before the
+    /// terminating chunk is equally a failed download.
     /// </summary>
     private static async Task<string?> CopyVerifiedAsync(HttpContext context, ImageReference source, HttpResponseMessage upstream, CancellationToken cancellationToken)
     {
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        var pending = ArrayPool<byte>.Shared.Rent(CopyBufferBytes);
-        var reading = ArrayPool<byte>.Shared.Rent(CopyBufferBytes);
+        var length = upstream.Content.Headers.ContentLength;
+        await using var body = await upstream.Content.ReadAsStreamAsync(cancellationToken);
+
+        async ValueTask<int?> ReadAsync(Memory<byte> buffer)
+        {
+            try
+            {
+                var read = await body.ReadAsync(buffer, cancellationToken);
+                hash.AppendData(buffer.Span[..read]);
+                return read;
+            }
+            catch (Exception e) when (e is IOException or HttpRequestException && !cancellationToken.IsCancellationRequested)
+            {
+                FailBlob(context, $"upstream registry {source.Registry} broke the connection while sending the blob: {e.Message}");
+                return null;
+            }
+        }
+
+        string Actual() => "sha256:" + Convert.ToHexStringLower(hash.GetHashAndReset());
+
+        var writer = context.Response.BodyWriter;
+        var first = ArrayPool<byte>.Shared.Rent(CopyBufferBytes);
+        int firstRead;
         try
         {
-            await using var body = await upstream.Content.ReadAsStreamAsync(cancellationToken);
-            var pendingCount = 0;
-            while (true)
+            if (await ReadAsync(first.AsMemory(0, CopyBufferBytes)) is not { } read)
             {
-                int read;
-                try
-                {
-                    read = await body.ReadAsync(reading.AsMemory(0, CopyBufferBytes), cancellationToken);
-                }
-                catch (Exception e) when (e is IOException or HttpRequestException && !cancellationToken.IsCancellationRequested)
-                {
-                    FailBlob(context, $"upstream registry {source.Registry} broke the connection while sending the blob: {e.Message}");
-                    return null;
-                }
-                if (read == 0)
-                {
-                    break;
-                }
-                hash.AppendData(reading, 0, read);
-                if (pendingCount > 0)
-                {
-                    await context.Response.Body.WriteAsync(pending.AsMemory(0, pendingCount), cancellationToken);
-                }
-                (pending, reading) = (reading, pending);
-                pendingCount = read;
+                return null;
             }
-            var actual = "sha256:" + Convert.ToHexStringLower(hash.GetHashAndReset());
-            if (pendingCount > 0 && actual == GetDigestHeader(context))
+            firstRead = read;
+            if (firstRead == 0 || firstRead == length)
             {
-                await context.Response.Body.WriteAsync(pending.AsMemory(0, pendingCount), cancellationToken);
+                var whole = Actual();
+                if (whole == GetDigestHeader(context) && firstRead > 0)
+                {
+                    await writer.WriteAsync(first.AsMemory(0, firstRead), cancellationToken);
+                }
+                return whole;
             }
-            return actual;
+            await writer.WriteAsync(first.AsMemory(0, firstRead), cancellationToken);
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(pending);
-            ArrayPool<byte>.Shared.Return(reading);
+            ArrayPool<byte>.Shared.Return(first);
         }
+
+        long total = firstRead;
+        while (true)
+        {
+            var buffer = writer.GetMemory(CopyBufferBytes);
+            if (await ReadAsync(buffer) is not { } read)
+            {
+                return null;
+            }
+            if (read == 0)
+            {
+                break;
+            }
+            writer.Advance(read);
+            total += read;
+            if (total == length)
+            {
+                break; // the last read stays unflushed until the digest is known
+            }
+            await writer.FlushAsync(cancellationToken);
+        }
+        var actual = Actual();
+        if (actual == GetDigestHeader(context))
+        {
+            await writer.FlushAsync(cancellationToken);
+        }
+        return actual;
     }
 
-    // Two of these per streamed blob in flight: the memory of 1,000 concurrent pulls is about 1,000 × 2 × this.
+    // The largest read into the response's buffer. Kestrel's pipe holds at most MaxResponseBufferSize of unsent data
+    // per response, so a stalled client costs that much, not more.
     private const int CopyBufferBytes = 128 * 1024;
 
     private static string? GetDigestHeader(HttpContext context) => context.Response.Headers[DigestHeader].ToString();

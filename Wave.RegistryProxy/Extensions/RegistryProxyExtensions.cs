@@ -1,3 +1,5 @@
+using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
+
 using Wave.Core.Requests;
 using Wave.RegistryProxy.Apis;
 using Wave.RegistryProxy.Builds;
@@ -23,6 +25,10 @@ public static class RegistryProxyExtensions
         builder.Services.AddSingleton<PullAccounting>();
         builder.AddWaveBuildStore();
         builder.Services.AddSingleton<BuildWaiter>();
+        // A cluster starting a pipeline opens hundreds of pulls at once: Kestrel's default accept queue (512) drops
+        // the excess connection attempts, which the clients then retry only after a 1 s, 3 s, 7 s back-off. The
+        // kernel caps this at net.core.somaxconn.
+        builder.Services.Configure<SocketTransportOptions>(sockets => sockets.Backlog = Math.Max(sockets.Backlog, 4096));
         return builder;
     }
 

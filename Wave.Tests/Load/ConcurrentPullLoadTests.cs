@@ -11,7 +11,8 @@ namespace Wave.Tests.Load;
 
 /// <summary>
 /// 200 concurrent clients pull augmented images (manifest, config, every layer) from a dedicated embedded host for a
-/// bounded time: no request fails and every byte served verifies against the digest it was asked for.
+/// bounded time: no request fails and every byte served verifies against the digest it was asked for. And 1,000 blob
+/// GETs opened at once through a private (authenticated, streamed) upstream all complete and verify.
 /// </summary>
 public sealed class ConcurrentPullLoadTests(RegistryFixture registryFixture)
 {
@@ -81,6 +82,52 @@ public sealed class ConcurrentPullLoadTests(RegistryFixture registryFixture)
         Assert.True(errors.IsEmpty, $"{errors.Count} failures after {pulls} pulls, e.g.:\n{string.Join('\n', errors.Take(5))}");
         Assert.True(pulls >= Clients, $"only {pulls} pulls completed in {Duration}");
         TestContext.Current.SendDiagnosticMessage($"{pulls} pulls ({verifiedBlobs} blobs verified) by {Clients} clients in {clock.Elapsed}");
+    }
+
+    [Fact]
+    public async Task A_thousand_concurrent_streamed_blob_pulls_all_complete_and_verify()
+    {
+        const int Pulls = 1000;
+        var cancellationToken = TestContext.Current.CancellationToken;
+        var registries = await registryFixture.GetAsync();
+        await using var wave = await WaveTestHost.StartAsync(WaveRole.Embedded, WaveFixture.RegistrySettings(registries));
+        var answer = await wave.Client.PostContainerAsync(new { containerImage = registries.Images.BasicPrivate });
+        Assert.True(answer.Status == 200, answer.Text);
+        var path = answer.TargetImage[(answer.TargetImage.IndexOf('/') + 1)..];
+        var repository = $"/v2/{path[..path.LastIndexOf(':')]}";
+
+        using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = Pulls, AllowAutoRedirect = false })
+        {
+            BaseAddress = wave.BaseAddress,
+            // Generous: the bound keeps a hang from stalling the suite; it is not a performance limit.
+            Timeout = TimeSpan.FromMinutes(3),
+        };
+        var manifest = JsonNode.Parse(await GetVerifiedAsync(http, $"{repository}/manifests/{path[(path.LastIndexOf(':') + 1)..]}", null, cancellationToken))!;
+        var layer = manifest["layers"]![0]!["digest"]!.GetValue<string>();
+
+        var start = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var pulls = Enumerable.Range(0, Pulls).Select(_ => Task.Run(async () =>
+        {
+            await start.Task;
+            return (await GetVerifiedAsync(http, $"{repository}/blobs/{layer}", layer, cancellationToken)).Length;
+        }, cancellationToken)).ToList();
+        var clock = Stopwatch.StartNew();
+        start.SetResult();
+        var failures = new List<string>();
+        long bytes = 0;
+        foreach (var pull in pulls)
+        {
+            try
+            {
+                bytes += await pull;
+            }
+            catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+            {
+                failures.Add($"{e.GetType().Name}: {e.Message}");
+            }
+        }
+        Assert.True(failures.Count == 0, $"{failures.Count} of {Pulls} pulls failed, e.g.:\n{string.Join('\n', failures.Distinct().Take(5))}");
+        TestContext.Current.SendDiagnosticMessage($"{Pulls} concurrent pulls of {layer} ({bytes / Pulls} bytes each) verified in {clock.Elapsed}");
     }
 
     /// <summary>One client pull: manifest (through an index to the amd64 entry), config and layers; returns the blobs verified.</summary>

@@ -65,16 +65,19 @@ string WavePath(string token, string repository) => $"http://{wave.Host}/v2/wt/{
 string DirectPath(string repository) => $"http://{registry.Host}/v2/{repository}";
 
 // --- Manifest GET ------------------------------------------------------------------------------------------------
-Console.WriteLine("Manifest GET…");
-var cachedToken = await IssueAsync(RequestBody("bench/small:v1"));
-await GetManifestAsync(http, $"{WavePath(cachedToken, "bench/small")}/manifests/v1"); // computes and caches it
-foreach (var connections in new[] { 1, 8, 64 })
+if (options.Runs("manifest"))
 {
-    var direct = await Wrk.RunAsync($"{DirectPath("bench/small")}/manifests/v1", connections, options.Duration, Wrk.ManifestGet(), work);
-    var cached = await Wrk.RunAsync($"{WavePath(cachedToken, "bench/small")}/manifests/v1", connections, options.Duration, Wrk.ManifestGet(), work);
-    var cold = await ColdManifestsAsync(connections, Math.Max(200, connections * 25));
-    report.Load($"manifest GET, {connections} conn: cached augmented", direct, cached, "≥ 1.00× req/s");
-    report.Load($"manifest GET, {connections} conn: cold augmentation", direct, cold, null);
+    Console.WriteLine("Manifest GET…");
+    var cachedToken = await IssueAsync(RequestBody("bench/small:v1"));
+    await GetManifestAsync(http, $"{WavePath(cachedToken, "bench/small")}/manifests/v1"); // computes and caches it
+    foreach (var connections in new[] { 1, 8, 64 })
+    {
+        var direct = await Wrk.RunAsync($"{DirectPath("bench/small")}/manifests/v1", connections, options.Duration, Wrk.ManifestGet(), work);
+        var cached = await Wrk.RunAsync($"{WavePath(cachedToken, "bench/small")}/manifests/v1", connections, options.Duration, Wrk.ManifestGet(), work);
+        var cold = await ColdManifestsAsync(connections, Math.Max(200, connections * 25));
+        report.Load($"manifest GET, {connections} conn: cached augmented", direct, cached, "≥ 1.00× req/s");
+        report.Load($"manifest GET, {connections} conn: cold augmentation", direct, cold, null);
+    }
 }
 
 async Task<LoadResult> ColdManifestsAsync(int connections, int count)
@@ -115,26 +118,40 @@ static async Task GetManifestAsync(HttpClient http, string url)
 }
 
 // --- POST /v1alpha2/container --------------------------------------------------------------------------------------
-Console.WriteLine("POST /v1alpha2/container…");
-await IssueAsync(RequestBody("bench/small:v1")); // the upstream digest is cached from here on
-foreach (var connections in new[] { 8, 64 })
+if (options.Runs("post"))
 {
-    var post = await Wrk.RunAsync($"http://{wave.Host}/v1alpha2/container", connections, options.Duration, Wrk.JsonPost(RequestBody("bench/small:v1")), work);
-    report.Absolute($"POST /v1alpha2/container, {connections} conn", post, "≥ 2,000 req/s");
-}
-await using (var cachingWave = await WaveProcess.StartAsync(options.AppHostDll, "--Wave:Tokens:UpstreamCacheTime=00:00:10"))
-{
-    var post = await Wrk.RunAsync($"http://{cachingWave.Host}/v1alpha2/container", 64, options.Duration, Wrk.JsonPost(RequestBody("bench/small:v1")), work);
-    report.Absolute("POST /v1alpha2/container, 64 conn, Wave:Tokens:UpstreamCacheTime=10s", post, "≥ 2,000 req/s");
+    Console.WriteLine("POST /v1alpha2/container…");
+    await IssueAsync(RequestBody("bench/small:v1")); // the upstream digest is cached from here on
+    foreach (var connections in new[] { 8, 64 })
+    {
+        var post = await Wrk.RunAsync($"http://{wave.Host}/v1alpha2/container", connections, options.Duration, Wrk.JsonPost(RequestBody("bench/small:v1")), work);
+        report.Absolute($"POST /v1alpha2/container, {connections} conn", post, "≥ 2,000 req/s");
+    }
+    await using (var cachingWave = await WaveProcess.StartAsync(options.AppHostDll, "--Wave:Tokens:UpstreamCacheTime=00:00:10"))
+    {
+        var post = await Wrk.RunAsync($"http://{cachingWave.Host}/v1alpha2/container", 64, options.Duration, Wrk.JsonPost(RequestBody("bench/small:v1")), work);
+        report.Absolute("POST /v1alpha2/container, 64 conn, Wave:Tokens:UpstreamCacheTime=10s", post, "≥ 2,000 req/s");
+    }
 }
 
 // --- 100 MB blob ---------------------------------------------------------------------------------------------------
-Console.WriteLine("100 MB blob…");
-var bigToken = await IssueAsync(RequestBody("bench/big:v1"));
-var redirectToken = await IssueAsync(RequestBody("bench/small:v1", $"{DirectPath("bench/big")}/blobs/{bigLayer.GzipDigest}", bigLayer));
-var directBlob = await BlobThroughputAsync($"{DirectPath("bench/big")}/blobs/{bigLayer.GzipDigest}");
-report.Throughput("100 MB blob: streamed from the upstream", directBlob, await BlobThroughputAsync($"{WavePath(bigToken, "bench/big")}/blobs/{bigLayer.GzipDigest}"), "≥ 0.90×");
-report.Throughput("100 MB blob: http layer (redirect)", directBlob, await BlobThroughputAsync($"{WavePath(redirectToken, "bench/small")}/blobs/{bigLayer.GzipDigest}"), null);
+if (options.Runs("blob"))
+{
+    Console.WriteLine("100 MB blob…");
+    var bigToken = await IssueAsync(RequestBody("bench/big:v1"));
+    var redirectToken = await IssueAsync(RequestBody("bench/small:v1", $"{DirectPath("bench/big")}/blobs/{bigLayer.GzipDigest}", bigLayer));
+    if (options.Hold)
+    {
+        // For profiling one transfer at a time (perf, curl): the processes stay up until the bench is stopped.
+        Console.WriteLine($"direct: {DirectPath("bench/big")}/blobs/{bigLayer.GzipDigest}");
+        Console.WriteLine($"wave:   {WavePath(bigToken, "bench/big")}/blobs/{bigLayer.GzipDigest}");
+        Console.WriteLine($"wave pid {wave.Pid}; holding until stopped (Ctrl-C)");
+        await Task.Delay(Timeout.Infinite);
+    }
+    var directBlob = await BlobThroughputAsync($"{DirectPath("bench/big")}/blobs/{bigLayer.GzipDigest}");
+    report.Throughput("100 MB blob: streamed from the upstream", directBlob, await BlobThroughputAsync($"{WavePath(bigToken, "bench/big")}/blobs/{bigLayer.GzipDigest}"), "≥ 0.90×");
+    report.Throughput("100 MB blob: http layer (redirect)", directBlob, await BlobThroughputAsync($"{WavePath(redirectToken, "bench/small")}/blobs/{bigLayer.GzipDigest}"), null);
+}
 
 async Task<double> BlobThroughputAsync(string url)
 {
@@ -158,7 +175,7 @@ async Task<double> BlobThroughputAsync(string url)
 }
 
 // --- docker pull ---------------------------------------------------------------------------------------------------
-if (options.Docker)
+if (options.Docker && options.Runs("pull"))
 {
     Console.WriteLine("docker pull…");
     await using var docker = await DockerDaemon.StartAsync();
@@ -189,54 +206,57 @@ if (options.Docker)
 static double Median(List<double> values) => values.Order().ElementAt(values.Count / 2);
 
 // --- Memory --------------------------------------------------------------------------------------------------------
-Console.WriteLine($"Memory: {options.Tokens:N0} tokens, {options.ConcurrentPulls:N0} concurrent pulls…");
-await using (var fresh = await WaveProcess.StartAsync(options.AppHostDll))
+if (options.Runs("memory"))
 {
-    using var memoryHttp = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = options.ConcurrentPulls + 8 }) { Timeout = TimeSpan.FromMinutes(5) };
-    var body = RequestBody("bench/small:v1");
-    async Task PostAsync()
+    Console.WriteLine($"Memory: {options.Tokens:N0} tokens, {options.ConcurrentPulls:N0} concurrent pulls…");
+    await using (var fresh = await WaveProcess.StartAsync(options.AppHostDll))
     {
-        using var content = new StringContent(body, Encoding.UTF8, "application/json");
-        using var response = await memoryHttp.PostAsync(new Uri(fresh.BaseAddress, "v1alpha2/container"), content);
-        response.EnsureSuccessStatusCode();
-    }
-    await PostAsync();
-    var idle = fresh.ResidentBytes();
-    await Parallel.ForEachAsync(Enumerable.Range(0, options.Tokens), new ParallelOptions { MaxDegreeOfParallelism = 32 }, async (_, _) => await PostAsync());
-    var afterTokens = fresh.ResidentBytes();
-    report.Memory($"RSS after {options.Tokens:N0} issued tokens (in-memory state)", idle, afterTokens, options.Tokens);
+        using var memoryHttp = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = options.ConcurrentPulls + 8 }) { Timeout = TimeSpan.FromMinutes(5) };
+        var body = RequestBody("bench/small:v1");
+        async Task PostAsync()
+        {
+            using var content = new StringContent(body, Encoding.UTF8, "application/json");
+            using var response = await memoryHttp.PostAsync(new Uri(fresh.BaseAddress, "v1alpha2/container"), content);
+            response.EnsureSuccessStatusCode();
+        }
+        await PostAsync();
+        var idle = fresh.ResidentBytes();
+        await Parallel.ForEachAsync(Enumerable.Range(0, options.Tokens), new ParallelOptions { MaxDegreeOfParallelism = 32 }, async (_, _) => await PostAsync());
+        var afterTokens = fresh.ResidentBytes();
+        report.Memory($"RSS after {options.Tokens:N0} issued tokens (in-memory state)", idle, afterTokens, options.Tokens);
 
-    string pullToken;
-    using (var content = new StringContent(RequestBody("bench/app:v1"), Encoding.UTF8, "application/json"))
-    using (var issued = await memoryHttp.PostAsync(new Uri(fresh.BaseAddress, "v1alpha2/container"), content))
-    {
-        pullToken = JsonNode.Parse(await issued.EnsureSuccessStatusCode().Content.ReadAsStringAsync())!["containerToken"]!.GetValue<string>();
-    }
-    var layerUrl = $"http://{fresh.Host}/v2/wt/{pullToken}/bench/app/blobs/{appLayers[0].GzipDigest}";
-    using (var warm = await memoryHttp.GetAsync(layerUrl))
-    {
-        warm.EnsureSuccessStatusCode();
-    }
-    var beforePulls = fresh.ResidentBytes();
-    // Every pull has its headers and the start of its body, then stalls: Wave holds all of them open at once.
-    using var giveUp = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-    var pulls = Enumerable.Range(0, options.ConcurrentPulls)
-        .Select(_ => memoryHttp.GetAsync(layerUrl, HttpCompletionOption.ResponseHeadersRead, giveUp.Token)).ToList();
-    await Task.WhenAny(Task.WhenAll(pulls), Task.Delay(TimeSpan.FromSeconds(20)));
-    var duringPulls = fresh.ResidentBytes();
-    var started = pulls.Count(p => p.IsCompletedSuccessfully);
-    await giveUp.CancelAsync();
-    foreach (var pull in pulls)
-    {
-        try
+        string pullToken;
+        using (var content = new StringContent(RequestBody("bench/app:v1"), Encoding.UTF8, "application/json"))
+        using (var issued = await memoryHttp.PostAsync(new Uri(fresh.BaseAddress, "v1alpha2/container"), content))
         {
-            (await pull).Dispose();
+            pullToken = JsonNode.Parse(await issued.EnsureSuccessStatusCode().Content.ReadAsStringAsync())!["containerToken"]!.GetValue<string>();
         }
-        catch (Exception e) when (e is OperationCanceledException or HttpRequestException)
+        var layerUrl = $"http://{fresh.Host}/v2/wt/{pullToken}/bench/app/blobs/{appLayers[0].GzipDigest}";
+        using (var warm = await memoryHttp.GetAsync(layerUrl))
         {
+            warm.EnsureSuccessStatusCode();
         }
+        var beforePulls = fresh.ResidentBytes();
+        // Every pull has its headers and the start of its body, then stalls: Wave holds all of them open at once.
+        using var giveUp = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        var pulls = Enumerable.Range(0, options.ConcurrentPulls)
+            .Select(_ => memoryHttp.GetAsync(layerUrl, HttpCompletionOption.ResponseHeadersRead, giveUp.Token)).ToList();
+        await Task.WhenAny(Task.WhenAll(pulls), Task.Delay(TimeSpan.FromSeconds(20)));
+        var duringPulls = fresh.ResidentBytes();
+        var started = pulls.Count(p => p.IsCompletedSuccessfully);
+        await giveUp.CancelAsync();
+        foreach (var pull in pulls)
+        {
+            try
+            {
+                (await pull).Dispose();
+            }
+            catch (Exception e) when (e is OperationCanceledException or HttpRequestException)
+            {
+            }
+        }
+        report.Memory($"RSS with {options.ConcurrentPulls:N0} concurrent streamed blob pulls ({started:N0} started within 20 s)", beforePulls, duringPulls, options.ConcurrentPulls);
     }
-    report.Memory($"RSS with {options.ConcurrentPulls:N0} concurrent streamed blob pulls ({started:N0} started within 20 s)", beforePulls, duringPulls, options.ConcurrentPulls);
 }
 
 var markdown = report.ToMarkdown(options);

@@ -3,13 +3,18 @@ using System.Text;
 
 namespace Wave.Bench;
 
-public sealed record BenchOptions(string AppHostDll, TimeSpan Duration, int Tokens, int ConcurrentPulls, bool Docker, string Output)
+public sealed record BenchOptions(string AppHostDll, TimeSpan Duration, int Tokens, int ConcurrentPulls, bool Docker, string Output, IReadOnlySet<string>? Only, bool Hold)
 {
+    public static readonly IReadOnlyList<string> Sections = ["manifest", "post", "blob", "pull", "memory"];
+
+    /// <summary>Whether a section runs: all do unless <c>--only a,b</c> names some (for iterating on one figure).</summary>
+    public bool Runs(string section) => Only is null || Only.Contains(section);
+
     public static BenchOptions Parse(string[] args)
     {
         if (args.Length == 0 || !File.Exists(args[0]))
         {
-            throw new ArgumentException("usage: Wave.Bench <Wave.AppHost.dll> [--duration S] [--tokens N] [--concurrent-pulls N] [--no-docker] [--out FILE]");
+            throw new ArgumentException("usage: Wave.Bench <Wave.AppHost.dll> [--duration S] [--tokens N] [--concurrent-pulls N] [--no-docker] [--out FILE] [--only manifest,post,blob,pull,memory] [--hold]");
         }
         string? Value(string name) => Array.IndexOf(args, name) is var i and >= 0 && i + 1 < args.Length ? args[i + 1] : null;
         return new BenchOptions(
@@ -18,7 +23,9 @@ public sealed record BenchOptions(string AppHostDll, TimeSpan Duration, int Toke
             int.Parse(Value("--tokens") ?? "20000", CultureInfo.InvariantCulture),
             int.Parse(Value("--concurrent-pulls") ?? "1000", CultureInfo.InvariantCulture),
             !args.Contains("--no-docker"),
-            Value("--out") ?? "bench/results/latest.md");
+            Value("--out") ?? "bench/results/latest.md",
+            Value("--only") is { } only ? only.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).ToHashSet() : null,
+            args.Contains("--hold"));
     }
 }
 

@@ -16,6 +16,7 @@ public sealed class WaveProcess : IAsyncDisposable
     }
 
     public int Port { get; }
+    public int Pid => _process.Id;
     public string Host => $"127.0.0.1:{Port}";
     public Uri BaseAddress => new($"http://{Host}/");
 
