@@ -524,6 +524,12 @@ public sealed partial class FakeKubernetesApi : IAsyncDisposable
             case "configmaps":
                 var data = body["data"] as JsonObject;
                 Expect(violations, data is not null && data.All(p => ConfigMapKey().IsMatch(p.Key) && p.Value?.GetValueKind() == System.Text.Json.JsonValueKind.String), "ConfigMap data keys must match [-._a-zA-Z0-9]+ with string values");
+                if (body["binaryData"] is { } binaryNode)
+                {
+                    var binary = binaryNode as JsonObject;
+                    Expect(violations, binary is not null && binary.All(p => ConfigMapKey().IsMatch(p.Key) && IsBase64(p.Value)), "ConfigMap binaryData keys must match [-._a-zA-Z0-9]+ with base64 string values");
+                    Expect(violations, binary is null || data is null || !binary.Any(p => data.ContainsKey(p.Key)), "ConfigMap binaryData keys must not repeat data keys");
+                }
                 break;
             case "jobs":
                 CheckJob(violations, body);
@@ -562,8 +568,10 @@ public sealed partial class FakeKubernetesApi : IAsyncDisposable
                 foreach (var item in (configMap["items"] as JsonArray)?.OfType<JsonObject>() ?? [])
                 {
                     var key = item["key"]?.ToString();
-                    var data = _objects.TryGetValue(("configmaps", configMap["name"]!.ToString()), out var cm) ? cm["data"] as JsonObject : null;
-                    Expect(violations, key is not null && data?.ContainsKey(key) == true, $"configMap item key '{key}' exists in the ConfigMap");
+                    var found = _objects.TryGetValue(("configmaps", configMap["name"]!.ToString()), out var cm);
+                    var inData = found && key is not null && (cm!["data"] as JsonObject)?.ContainsKey(key) == true;
+                    var inBinaryData = found && key is not null && (cm!["binaryData"] as JsonObject)?.ContainsKey(key) == true;
+                    Expect(violations, inData || inBinaryData, $"configMap item key '{key}' exists in the ConfigMap (data or binaryData)");
                     Expect(violations, item["path"]?.ToString() is { Length: > 0 } path && !path.StartsWith('/') && !path.Split('/').Contains(".."), "item paths are relative without '..'");
                 }
             }
@@ -662,4 +670,14 @@ public sealed partial class FakeKubernetesApi : IAsyncDisposable
 
     [GeneratedRegex("^[-A-Za-z0-9_./]+=[-A-Za-z0-9_.]+$")]
     private static partial Regex Selector();
+
+    private static bool IsBase64(JsonNode? value)
+    {
+        if (value?.GetValueKind() != System.Text.Json.JsonValueKind.String)
+        {
+            return false;
+        }
+        var text = value.GetValue<string>();
+        return Convert.TryFromBase64String(text, new byte[text.Length], out _);
+    }
 }

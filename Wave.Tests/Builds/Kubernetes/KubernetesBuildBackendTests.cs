@@ -187,6 +187,49 @@ public sealed class KubernetesBuildBackendTests
     }
 
     [Fact]
+    public async Task A_freeze_ships_its_layers_as_configmap_binary_data_mounted_next_to_the_dockerfile()
+    {
+        await using var api = await FakeKubernetesApi.StartAsync(Namespace, $"Bearer {Token}");
+        api.Script = new PodScript { LogLines = [$"#9 pushing manifest for 127.0.0.1:5000/wave/build:0123456789abcdef@{PushedDigest} 0.1s done"] };
+        var (client, backend) = Backend(api);
+        using var _ = client;
+        byte[] layer = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 0, 0xff];
+        var job = Job() with
+        {
+            Dockerfile = "FROM busybox\nADD layer-0.tar.gz /\n",
+            BinaryContextFiles = new Dictionary<string, byte[]> { ["layer-0.tar.gz"] = layer },
+        };
+
+        var outcome = await backend.RunAsync(job, Credentials, new CollectingLogSink(), TestContext.Current.CancellationToken);
+
+        Assert.Empty(api.Violations);
+        Assert.True(outcome.Succeeded);
+        var configMap = api.Calls[IndexOf(api.Calls, "POST", $"/api/v1/namespaces/{Namespace}/configmaps")].Body!;
+        var binary = Assert.Single(configMap["binaryData"]!.AsObject());
+        Assert.Equal(layer, Convert.FromBase64String(binary.Value!.ToString()));
+        var jobBody = api.Calls[IndexOf(api.Calls, "POST", $"/apis/batch/v1/namespaces/{Namespace}/jobs")].Body!;
+        var items = jobBody["spec"]!["template"]!["spec"]!["volumes"]!.AsArray()
+            .Single(v => v!["configMap"] is not null)!["configMap"]!["items"]!.AsArray();
+        Assert.Contains(items, i => i!["key"]!.ToString() == binary.Key && i["path"]!.ToString() == "layer-0.tar.gz");
+    }
+
+    [Fact]
+    public async Task A_job_with_unfetched_remote_layers_is_refused_before_anything_is_created()
+    {
+        await using var api = await FakeKubernetesApi.StartAsync(Namespace, $"Bearer {Token}");
+        var (client, backend) = Backend(api);
+        using var _ = client;
+        var job = Job() with { RemoteLayers = [new RemoteLayer("layer-0.tar.gz", new Uri("https://layers.example/l.tar.gz"), "sha256:" + new string('a', 64), 10)] };
+        var log = new CollectingLogSink();
+
+        var outcome = await backend.RunAsync(job, Credentials, log, TestContext.Current.CancellationToken);
+
+        Assert.False(outcome.Succeeded);
+        Assert.Contains("has not been fetched", outcome.FailureReason, StringComparison.Ordinal);
+        Assert.DoesNotContain(api.Calls, c => c.Method == "POST");
+    }
+
+    [Fact]
     public async Task A_failed_pod_ends_the_build_failed_with_its_exit_code_and_log()
     {
         await using var api = await FakeKubernetesApi.StartAsync(Namespace, $"Bearer {Token}");
