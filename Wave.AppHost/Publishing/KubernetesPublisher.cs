@@ -252,6 +252,13 @@ public static class KubernetesPublisher
         }
         env.AddRange(ServiceEnvironment.Telemetry(project).Select(e => new Dictionary<string, object> { ["name"] = e.Key, ["value"] = e.Value }));
         env.Add(new Dictionary<string, object> { ["name"] = "ASPNETCORE_HTTP_PORTS", ["value"] = HttpPort.ToString(System.Globalization.CultureInfo.InvariantCulture) });
+        if (project.Name == "builder")
+        {
+            // In the cluster the builder runs each build as a Job in the build namespace, with its own service account.
+            env.Add(new Dictionary<string, object> { ["name"] = "Wave__Build__Backend", ["value"] = "kubernetes" });
+            env.Add(new Dictionary<string, object> { ["name"] = "Wave__Build__Kubernetes__Connection", ["value"] = "in-cluster" });
+            env.Add(new Dictionary<string, object> { ["name"] = "Wave__Build__Kubernetes__Namespace", ["value"] = BuildNamespace });
+        }
 
         // A connection string read from the ConfigMap holds $(X_PASSWORD): Kubernetes expands it only in `value`, so
         // the connection strings that need a password are spelled out with the variable defined above them.
