@@ -46,8 +46,7 @@ public sealed class BuilderKilledTests(RegistryFixture registryFixture, Postgres
             Assert.True(DateTime.UtcNow < deadline, $"the build's RUN step did not start; builder output:\n{first.Output}");
             await Task.Delay(200, cancellationToken);
         }
-        first.Kill();
-        await first.WaitForExitAsync(TimeSpan.FromSeconds(30));
+        await CrashAsync(first);
         await first.DisposeAsync();
         Assert.Equal("RUNNING", (await api.Client.RecordAsync(buildId))["status"]!.GetValue<string>());
 
@@ -61,6 +60,36 @@ public sealed class BuilderKilledTests(RegistryFixture registryFixture, Postgres
         Assert.EndsWith("_1", buildId, StringComparison.Ordinal);
         var docker = await dockerFixture.GetAsync();
         Assert.Equal("survived", (await docker.RunAsync("run", "--rm", "--network", "none", answer.TargetImage)).Trim());
+    }
+
+    /// <summary>
+    /// A crash of the whole builder at one instant, as when its pod dies: every process of the tree is stopped
+    /// (SIGSTOP) before any is killed, so the builder never sees its buildah child die and cannot record an outcome.
+    /// </summary>
+    private static async Task CrashAsync(TestProcess builder)
+    {
+        var tree = new List<int> { builder.Id };
+        for (var i = 0; i < tree.Count; i++)
+        {
+            foreach (var task in Directory.EnumerateDirectories($"/proc/{tree[i]}/task"))
+            {
+                var children = File.Exists(Path.Combine(task, "children")) ? await File.ReadAllTextAsync(Path.Combine(task, "children")) : "";
+                tree.AddRange(children.Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(int.Parse).Where(pid => !tree.Contains(pid)));
+            }
+        }
+        var pids = tree.Select(pid => pid.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToList();
+        foreach (var signal in new[] { "-STOP", "-KILL" })
+        {
+            try
+            {
+                await TestProcess.RunAsync("kill", [signal, .. pids]);
+            }
+            catch (CommandFailedException)
+            {
+                // A short-lived child (a buildah helper) ended meanwhile; kill still signalled every other process.
+            }
+        }
+        Assert.True(builder.HasExited || await builder.WaitForExitAsync(TimeSpan.FromSeconds(30)) != 0, "the builder was killed");
     }
 
     private static async Task<TestProcess> StartBuilderAsync(Dictionary<string, string?> settings)
