@@ -11,6 +11,7 @@ using Wave.Core.Names;
 using Wave.Core.Registry;
 using Wave.Core.Requests;
 using Wave.Core.Security;
+using Wave.Core.Telemetry;
 
 namespace Wave.Api.Containers;
 
@@ -155,6 +156,9 @@ public sealed class ContainerRequestService(
 
     private static async Task<ManifestResponse> FetchUpstreamAsync(RegistryClient registry, ImageReference image, CancellationToken cancellationToken)
     {
+        // A child of the request that started the resolution; requests that join it in flight have no span of their own.
+        using var activity = WaveTelemetry.ActivitySource.StartActivity(WaveTelemetry.Spans.ResolveUpstream);
+        activity?.SetTag(WaveTelemetry.Tags.SourceImage, image.ToString());
         try
         {
             // Shared by every request waiting on it, so no one request's cancellation stops it (the client has a timeout).

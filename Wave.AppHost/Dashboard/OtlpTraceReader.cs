@@ -1,11 +1,14 @@
 namespace Wave.AppHost.Dashboard;
 
 /// <summary>One span as the dashboard shows it.</summary>
-public sealed record ReceivedSpan(string Service, string Name, string TraceId, string SpanId, string ParentSpanId, DateTimeOffset Start, TimeSpan Duration);
+/// <paramref name="Kind"/> is OTLP's SpanKind (1 internal, 2 server, 3 client, 4 producer, 5 consumer); attribute values are
+/// given as text (strings as they are, numbers and booleans formatted invariantly).
+public sealed record ReceivedSpan(string Service, string Name, string TraceId, string SpanId, string ParentSpanId, DateTimeOffset Start, TimeSpan Duration,
+    int Kind = 0, IReadOnlyDictionary<string, string>? Attributes = null);
 
 /// <summary>
 /// Reads the few fields the dashboard shows from an OTLP/HTTP protobuf ExportTraceServiceRequest: the service name
-/// (resource attribute service.name), and each span's ids, name and timing. Unknown fields are skipped, as protobuf
+/// (resource attribute service.name), and each span's ids, name, kind, timing and attributes. Unknown fields are skipped, as protobuf
 /// readers must.
 /// </summary>
 public static class OtlpTraceReader
@@ -65,7 +68,7 @@ public static class OtlpTraceReader
         }
     }
 
-    private static string? ServiceName(ReadOnlySpan<byte> resource)
+    internal static string? ServiceName(ReadOnlySpan<byte> resource)
     {
         var reader = new ProtoReader(resource);
         while (reader.Next(out var field, out var wireType))
@@ -86,7 +89,7 @@ public static class OtlpTraceReader
         return null;
     }
 
-    private static (string? Key, string? Value) KeyValue(ReadOnlySpan<byte> message)
+    internal static (string? Key, string? Value) KeyValue(ReadOnlySpan<byte> message)
     {
         string? key = null, value = null;
         var reader = new ProtoReader(message);
@@ -98,18 +101,7 @@ public static class OtlpTraceReader
                     key = System.Text.Encoding.UTF8.GetString(reader.Bytes());
                     break;
                 case (2, 2):
-                    var any = new ProtoReader(reader.Bytes());
-                    while (any.Next(out var anyField, out var anyWire))
-                    {
-                        if (anyField == 1 && anyWire == 2)
-                        {
-                            value = System.Text.Encoding.UTF8.GetString(any.Bytes());
-                        }
-                        else
-                        {
-                            any.Skip(anyWire);
-                        }
-                    }
+                    value = AnyValue(reader.Bytes());
                     break;
                 default:
                     reader.Skip(wireType);
@@ -119,10 +111,41 @@ public static class OtlpTraceReader
         return (key, value);
     }
 
+    /// <summary>An AnyValue's string, bool, int or double as text; null for arrays, maps and bytes.</summary>
+    private static string? AnyValue(ReadOnlySpan<byte> message)
+    {
+        string? value = null;
+        var any = new ProtoReader(message);
+        while (any.Next(out var field, out var wireType))
+        {
+            switch (field, wireType)
+            {
+                case (1, 2):
+                    value = System.Text.Encoding.UTF8.GetString(any.Bytes());
+                    break;
+                case (2, 0):
+                    value = any.Varint() != 0 ? "true" : "false";
+                    break;
+                case (3, 0):
+                    value = ((long)any.Varint()).ToString(System.Globalization.CultureInfo.InvariantCulture);
+                    break;
+                case (4, 1):
+                    value = BitConverter.UInt64BitsToDouble(any.Fixed64()).ToString(System.Globalization.CultureInfo.InvariantCulture);
+                    break;
+                default:
+                    any.Skip(wireType);
+                    break;
+            }
+        }
+        return value;
+    }
+
     private static ReceivedSpan ReadSpan(string service, ReadOnlySpan<byte> message)
     {
         string traceId = "", spanId = "", parent = "", name = "";
         ulong start = 0, end = 0;
+        var kind = 0;
+        var attributes = new Dictionary<string, string>(StringComparer.Ordinal);
         var reader = new ProtoReader(message);
         while (reader.Next(out var field, out var wireType))
         {
@@ -140,11 +163,20 @@ public static class OtlpTraceReader
                 case (5, 2):
                     name = System.Text.Encoding.UTF8.GetString(reader.Bytes());
                     break;
+                case (6, 0):
+                    kind = (int)reader.Varint();
+                    break;
                 case (7, 1):
                     start = reader.Fixed64();
                     break;
                 case (8, 1):
                     end = reader.Fixed64();
+                    break;
+                case (9, 2):
+                    if (KeyValue(reader.Bytes()) is ({ } key, { } value))
+                    {
+                        attributes[key] = value;
+                    }
                     break;
                 default:
                     reader.Skip(wireType);
@@ -152,77 +184,7 @@ public static class OtlpTraceReader
             }
         }
         var startTime = DateTimeOffset.UnixEpoch.AddTicks((long)(start / 100));
-        return new ReceivedSpan(service, name, traceId, spanId, parent, startTime, TimeSpan.FromTicks((long)((end - Math.Min(start, end)) / 100)));
-    }
-
-    /// <summary>The protobuf wire format: tags, varints, fixed 64-bit values and length-delimited bytes.</summary>
-    private ref struct ProtoReader(ReadOnlySpan<byte> data)
-    {
-        private readonly ReadOnlySpan<byte> _data = data;
-        private int _position;
-
-        public bool Next(out int field, out int wireType)
-        {
-            if (_position >= _data.Length)
-            {
-                field = wireType = 0;
-                return false;
-            }
-            var tag = Varint();
-            field = (int)(tag >> 3);
-            wireType = (int)(tag & 7);
-            return true;
-        }
-
-        public ulong Varint()
-        {
-            ulong result = 0;
-            for (var shift = 0; shift < 64; shift += 7)
-            {
-                var b = _data[_position++];
-                result |= (ulong)(b & 0x7f) << shift;
-                if ((b & 0x80) == 0)
-                {
-                    return result;
-                }
-            }
-            throw new FormatException("a protobuf varint is longer than 10 bytes");
-        }
-
-        public ulong Fixed64()
-        {
-            var value = System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(_data.Slice(_position, 8));
-            _position += 8;
-            return value;
-        }
-
-        public ReadOnlySpan<byte> Bytes()
-        {
-            var length = checked((int)Varint());
-            var bytes = _data.Slice(_position, length);
-            _position += length;
-            return bytes;
-        }
-
-        public void Skip(int wireType)
-        {
-            switch (wireType)
-            {
-                case 0:
-                    Varint();
-                    break;
-                case 1:
-                    _position += 8;
-                    break;
-                case 2:
-                    Bytes();
-                    break;
-                case 5:
-                    _position += 4;
-                    break;
-                default:
-                    throw new FormatException($"protobuf wire type {wireType} is not supported");
-            }
-        }
+        return new ReceivedSpan(service, name, traceId, spanId, parent, startTime, TimeSpan.FromTicks((long)((end - Math.Min(start, end)) / 100)),
+            kind, attributes);
     }
 }

@@ -1,8 +1,11 @@
+using System.Diagnostics;
+
 using Microsoft.Extensions.Options;
 
 using Wave.Core.Builds;
 using Wave.Core.Persistence;
 using Wave.Core.Registry;
+using Wave.Core.Telemetry;
 
 namespace Wave.Builder.Worker;
 
@@ -22,6 +25,22 @@ public sealed class BuildRunner(
 {
     public async Task RunAsync(BuildDelivery delivery, CancellationToken cancellationToken)
     {
+        using var activity = WaveTelemetry.ActivitySource.StartActivity(WaveTelemetry.Spans.Build);
+        activity?.SetTag(WaveTelemetry.Tags.BuildId, delivery.Job.BuildId);
+        activity?.SetTag("wave.build.delivery", delivery.DeliveryCount);
+        try
+        {
+            await RunUnobservedAsync(delivery, cancellationToken);
+        }
+        catch (Exception e)
+        {
+            WaveTelemetry.Fail(activity, e);
+            throw;
+        }
+    }
+
+    private async Task RunUnobservedAsync(BuildDelivery delivery, CancellationToken cancellationToken)
+    {
         var job = delivery.Job;
         if (!await store.TryMarkRunningAsync(job.BuildId, time.GetUtcNow(), delivery.Redelivered, cancellationToken))
         {
@@ -32,6 +51,7 @@ public sealed class BuildRunner(
         }
         logger.LogInformation("Build {BuildId} of {TargetImage} ({Platform}) started (delivery {Delivery})",
             job.BuildId, job.TargetImage, job.Platform, delivery.DeliveryCount);
+        WaveTelemetry.RecordBuildStarted();
 
         var sink = new StoreLogSink(store, job.BuildId, time, logger);
         BuildOutcome outcome;
@@ -56,6 +76,8 @@ public sealed class BuildRunner(
         // Once the build ran, its outcome is recorded even if shutdown began meanwhile.
         if (await store.TryCompleteAsync(job.BuildId, outcome, time.GetUtcNow(), CancellationToken.None))
         {
+            WaveTelemetry.RecordBuildCompleted(outcome.Succeeded, outcome.Duration);
+            Activity.Current?.SetTag(WaveTelemetry.Tags.BuildResult, outcome.Succeeded ? "succeeded" : "failed");
             logger.LogInformation("Build {BuildId} completed: {Result} in {Duration:0.0} s", job.BuildId,
                 outcome.Succeeded ? "succeeded" : "failed (" + outcome.FailureReason + ")", outcome.Duration.TotalSeconds);
         }

@@ -40,9 +40,12 @@ public sealed partial class RegistryClient
     /// Sends a request through the auth flow and follows redirects: with Authorization on the registry's own host,
     /// without it anywhere else. The returned response is any status except 401/403, which become exceptions.
     /// </summary>
-    private async Task<HttpResponseMessage> SendFollowingRedirectsAsync(RegistryRequest request, CancellationToken cancellationToken)
+    private Task<HttpResponseMessage> SendFollowingRedirectsAsync(RegistryRequest request, CancellationToken cancellationToken)
+        => ObservedAsync(request, followForeignRedirects: true, cancellationToken);
+
+    private async Task<HttpResponseMessage> FollowRedirectsAsync(RegistryRequest request, CancellationToken cancellationToken)
     {
-        var response = await SendWithSameHostRedirectsAsync(request, cancellationToken);
+        var response = await SameHostRedirectsAsync(request, cancellationToken);
         for (var hop = 0; IsRedirect(response); hop++)
         {
             var target = RedirectTarget(request.Registry, response);
@@ -59,7 +62,10 @@ public sealed partial class RegistryClient
     }
 
     /// <summary>Like <see cref="SendFollowingRedirectsAsync"/> but a redirect to another host is returned to the caller unfollowed.</summary>
-    private async Task<HttpResponseMessage> SendWithSameHostRedirectsAsync(RegistryRequest request, CancellationToken cancellationToken)
+    private Task<HttpResponseMessage> SendWithSameHostRedirectsAsync(RegistryRequest request, CancellationToken cancellationToken)
+        => ObservedAsync(request, followForeignRedirects: false, cancellationToken);
+
+    private async Task<HttpResponseMessage> SameHostRedirectsAsync(RegistryRequest request, CancellationToken cancellationToken)
     {
         for (var hop = 0; ; hop++)
         {

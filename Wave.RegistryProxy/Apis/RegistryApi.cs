@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Diagnostics;
 using System.Security.Cryptography;
 
 using Wave.Core.Digests;
@@ -7,11 +8,13 @@ using Wave.Core.Names;
 using Wave.Core.Registry;
 using Wave.Core.Requests;
 using Wave.Core.State;
+using Wave.Core.Telemetry;
 using Wave.RegistryProxy.Builds;
 using Wave.RegistryProxy.Content;
 using Wave.RegistryProxy.Errors;
 using Wave.RegistryProxy.Pulls;
 using Wave.RegistryProxy.Routing;
+using Wave.RegistryProxy.Telemetry;
 
 namespace Wave.RegistryProxy.Apis;
 
@@ -50,7 +53,7 @@ public static class RegistryApi
         return app;
     }
 
-    private static Task<IResult> Dispatch(string path, HttpContext context, ContainerRequestCache requests, AugmentedImageResolver resolver, BlobLocator blobs, UpstreamRegistries upstreams)
+    private static async Task<IResult> Dispatch(string path, HttpContext context, ContainerRequestCache requests, AugmentedImageResolver resolver, BlobLocator blobs, UpstreamRegistries upstreams)
     {
         if (!RegistryPath.TryParse(path, out var route))
         {
@@ -58,12 +61,21 @@ public static class RegistryApi
                 $"'{path}' is not a Wave image path: Wave serves /v2/wt/<token>/<repository>/(manifests|blobs)/<reference>");
         }
         var head = HttpMethods.IsHead(context.Request.Method);
-        return route.Kind switch
+        using var activity = ProxyTelemetry.StartServing(route);
+        try
         {
-            RegistryPathKind.Manifest => GetManifest(route, head, context, requests, resolver, upstreams, context.RequestServices.GetRequiredService<PullAccounting>()),
-            RegistryPathKind.Blob => GetBlob(route, head, context, requests, blobs, upstreams),
-            _ => ListTags(route, context, requests),
-        };
+            return await (route.Kind switch
+            {
+                RegistryPathKind.Manifest => GetManifest(route, head, context, requests, resolver, upstreams, context.RequestServices.GetRequiredService<PullAccounting>()),
+                RegistryPathKind.Blob => GetBlob(route, head, context, requests, blobs, upstreams),
+                _ => ListTags(route, context, requests),
+            });
+        }
+        catch (Exception e) when (activity is not null)
+        {
+            WaveTelemetry.Fail(activity, e);
+            throw;
+        }
     }
 
     public sealed record TagList(
@@ -94,6 +106,7 @@ public static class RegistryApi
             throw new OciErrorException(StatusCodes.Status404NotFound, OciErrorCodes.NameUnknown,
                 $"container token '{route.Token}' was issued for repository '{source.Repository}', not '{route.Name}'");
         }
+        ProxyTelemetry.Describe(Activity.Current, request);
         if (request.SourceDigest is null)
         {
             request = await context.RequestServices.GetRequiredService<BuildWaiter>().ResolveAsync(request, source, cancellationToken);
@@ -156,7 +169,9 @@ public static class RegistryApi
         }
         if (isPull)
         {
-            await pulls.RecordAsync(request, await resolver.ArchitectureOfAsync(request, content, cancellationToken), cancellationToken);
+            var architecture = await resolver.ArchitectureOfAsync(request, content, cancellationToken);
+            ProxyTelemetry.Pulled(architecture, content.MediaType);
+            await pulls.RecordAsync(request, architecture, cancellationToken);
         }
         return TypedResults.Bytes(content.Bytes, content.MediaType);
     }

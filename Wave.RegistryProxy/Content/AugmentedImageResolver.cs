@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 
 using Microsoft.Extensions.Caching.Memory;
 
@@ -7,6 +8,7 @@ using Wave.Core.Manifests;
 using Wave.Core.Names;
 using Wave.Core.Registry;
 using Wave.Core.Requests;
+using Wave.Core.Telemetry;
 
 namespace Wave.RegistryProxy.Content;
 
@@ -96,8 +98,34 @@ public sealed class AugmentedImageResolver(UpstreamRegistries upstreams, TokenCo
         return architecture;
     }
 
-    // Not tied to one caller's cancellation: other pulls may be waiting for the same result.
+    // Not tied to one caller's cancellation: other pulls may be waiting for the same result. Its span is a child of
+    // the first caller's (the one that started it); the upstream operations it makes are its children.
     private async Task<ServedContent> ComputeAsync(ContainerRequest request)
+    {
+        using var activity = WaveTelemetry.ActivitySource.StartActivity(WaveTelemetry.Spans.Augment);
+        if (activity is not null)
+        {
+            activity.SetTag(WaveTelemetry.Tags.Token, request.Token);
+            activity.SetTag(WaveTelemetry.Tags.SourceImage, request.SourceImage);
+            activity.SetTag(WaveTelemetry.Tags.BuildId, request.BuildId);
+        }
+        var started = Stopwatch.GetTimestamp();
+        try
+        {
+            var root = await ComputeUnobservedAsync(request);
+            activity?.SetTag("wave.served.digest", root.Digest);
+            WaveTelemetry.RecordAugmentation(Stopwatch.GetElapsedTime(started), succeeded: true);
+            return root;
+        }
+        catch (Exception e)
+        {
+            WaveTelemetry.Fail(activity, e);
+            WaveTelemetry.RecordAugmentation(Stopwatch.GetElapsedTime(started), succeeded: false);
+            throw;
+        }
+    }
+
+    private async Task<ServedContent> ComputeUnobservedAsync(ContainerRequest request)
     {
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
         var cancellationToken = timeout.Token;

@@ -1,9 +1,11 @@
+using System.Diagnostics;
 using System.Text;
 
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
 using Wave.Core.State;
+using Wave.Core.Telemetry;
 
 namespace Wave.ServiceDefaults.Redis;
 
@@ -53,9 +55,35 @@ public sealed partial class RedisConnection : IAsyncDisposable
         ObjectDisposedException.ThrowIf(_disposed, this);
         var name = CommandName(arguments);
         var command = new PendingCommand(name, Resp.EncodeCommand(arguments));
-        var session = await GetSessionAsync(cancellationToken);
-        var reply = await SendAsync(session, command, cancellationToken);
-        return reply.Kind == RedisReplyKind.Error ? throw new RedisErrorException(name, reply.AsString()!) : reply;
+        using var activity = StartCommandActivity(name);
+        try
+        {
+            var session = await GetSessionAsync(cancellationToken);
+            var reply = await SendAsync(session, command, cancellationToken);
+            return reply.Kind == RedisReplyKind.Error ? throw new RedisErrorException(name, reply.AsString()!) : reply;
+        }
+        catch (Exception e) when (activity is not null)
+        {
+            WaveTelemetry.Fail(activity, e);
+            throw;
+        }
+    }
+
+    /// <summary>A client span per command ("GET"), or null (and no allocation) when nothing traces Redis.</summary>
+    private Activity? StartCommandActivity(string name)
+    {
+        if (!WaveTelemetry.RedisActivitySource.HasListeners())
+        {
+            return null;
+        }
+        var activity = WaveTelemetry.RedisActivitySource.StartActivity(name, ActivityKind.Client);
+        if (activity is not null)
+        {
+            activity.SetTag(WaveTelemetry.Tags.DbSystem, "redis");
+            activity.SetTag(WaveTelemetry.Tags.DbOperation, name);
+            activity.SetTag(WaveTelemetry.Tags.ServerAddress, Options.Endpoint);
+        }
+        return activity;
     }
 
     private async Task<RedisReply> SendAsync(RedisSession session, PendingCommand command, CancellationToken cancellationToken)

@@ -14,18 +14,26 @@ namespace Wave.ServiceDefaults.Telemetry;
 
 /// <summary>
 /// Traces, metrics and logs over OTLP, built with the SDK's own builders because OpenTelemetry.Extensions.Hosting
-/// does not restore here. Without OTEL_EXPORTER_OTLP_ENDPOINT the providers still listen (so that Wave's own
-/// code can be observed in-process) but export nothing.
+/// does not restore here. Without OTEL_EXPORTER_OTLP_ENDPOINT the providers exist but listen to nothing: no span is
+/// created and no measurement aggregated for an export that would never happen, so the hot paths stay free.
 /// </summary>
 public static class TelemetryExtensions
 {
     public const string ServiceNameKey = "OTEL_SERVICE_NAME";
 
-    /// <summary>Activity sources traced: ASP.NET Core's and HttpClient's native ones, and Wave's.</summary>
-    public static readonly IReadOnlyList<string> TracedSources = ["Microsoft.AspNetCore", "System.Net.Http", WaveTelemetry.Name, WaveTelemetry.Name + ".*"];
+    /// <summary>
+    /// Activity sources traced: the native ones of ASP.NET Core (incoming requests), HttpClient (outgoing requests),
+    /// Npgsql (Postgres commands) and RabbitMQ.Client 7 (publish, and deliver linked to the publish), and Wave's own
+    /// (Wave: serving, augmentation, upstream registry operations, builds; Wave.Redis: Redis commands).
+    /// </summary>
+    public static readonly IReadOnlyList<string> TracedSources =
+    [
+        "Microsoft.AspNetCore", "System.Net.Http", "Npgsql", "RabbitMQ.Client.Publisher", "RabbitMQ.Client.Subscriber",
+        WaveTelemetry.Name, WaveTelemetry.Name + ".*",
+    ];
 
     public static readonly IReadOnlyList<string> Meters =
-        ["Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel", "System.Net.Http", WaveTelemetry.Name, WaveTelemetry.Name + ".*"];
+        ["Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel", "System.Net.Http", "Npgsql", WaveTelemetry.Name, WaveTelemetry.Name + ".*"];
 
     public static TBuilder ConfigureOpenTelemetry<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
     {
@@ -35,10 +43,10 @@ public static class TelemetryExtensions
         builder.Services.AddSingleton(_ =>
         {
             var tracing = Sdk.CreateTracerProviderBuilder()
-                .SetResourceBuilder(Resource(serviceName))
-                .AddSource([.. TracedSources]);
+                .SetResourceBuilder(Resource(serviceName));
             if (otlp is not null)
             {
+                tracing.AddSource([.. TracedSources]);
                 tracing.AddOtlpExporter(options => otlp.Apply(options, "v1/traces"));
             }
             return tracing.Build();
@@ -46,10 +54,10 @@ public static class TelemetryExtensions
         builder.Services.AddSingleton(_ =>
         {
             var metrics = Sdk.CreateMeterProviderBuilder()
-                .SetResourceBuilder(Resource(serviceName))
-                .AddMeter([.. Meters]);
+                .SetResourceBuilder(Resource(serviceName));
             if (otlp is not null)
             {
+                metrics.AddMeter([.. Meters]);
                 metrics.AddOtlpExporter(options => otlp.Apply(options, "v1/metrics"));
             }
             return metrics.Build();

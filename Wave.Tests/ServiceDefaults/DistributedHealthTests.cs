@@ -1,0 +1,44 @@
+using System.Text.Json;
+
+using Wave.Tests.Infrastructure;
+using Wave.Tests.Infrastructure.Persistence;
+using Wave.Tests.Infrastructure.Redis;
+using Wave.Tests.Persistence;
+
+namespace Wave.Tests.ServiceDefaults;
+
+/// <summary>
+/// In distributed mode (connection strings set, as the AppHost sets them) each service's /health checks the backing
+/// services it uses, by their resource names, and /alive checks none of them.
+/// </summary>
+public sealed class DistributedHealthTests(RedisFixture redisFixture, PostgresFixture postgresFixture, RabbitMqFixture rabbitFixture)
+{
+    private static CancellationToken Token => TestContext.Current.CancellationToken;
+
+    [Theory]
+    [InlineData(WaveRole.Api, new[] { "postgres", "rabbitmq", "redis", "self" })]
+    [InlineData(WaveRole.RegistryProxy, new[] { "postgres", "redis", "self" })]
+    [InlineData(WaveRole.Builder, new[] { "postgres", "rabbitmq", "redis", "self" })]
+    public async Task Health_lists_the_backing_services_of_each_service(WaveRole role, string[] expected)
+    {
+        var settings = new Dictionary<string, string?>
+        {
+            ["ConnectionStrings:redis"] = (await redisFixture.GetAsync()).ConnectionString,
+            ["ConnectionStrings:postgres"] = await (await postgresFixture.GetAsync()).CreateSchemaAsync(Token),
+            ["ConnectionStrings:rabbitmq"] = (await rabbitFixture.GetAsync()).ConnectionString,
+            ["Wave:Build:QueueName"] = TestJobs.UniqueQueueName(),
+        };
+        await using var host = await WaveTestHost.StartAsync(role, settings);
+
+        using var health = await host.Client.GetAsync("/health", Token);
+        var body = await health.Content.ReadAsStringAsync(Token);
+        Assert.True(health.IsSuccessStatusCode, body);
+        var checks = JsonDocument.Parse(body).RootElement.GetProperty("checks");
+        Assert.Equal(expected, checks.EnumerateObject().Select(c => c.Name).Order(StringComparer.Ordinal));
+        Assert.All(checks.EnumerateObject(), c => Assert.Equal("Healthy", c.Value.GetProperty("status").GetString()));
+
+        using var alive = await host.Client.GetAsync("/alive", Token);
+        var aliveChecks = JsonDocument.Parse(await alive.Content.ReadAsStringAsync(Token)).RootElement.GetProperty("checks");
+        Assert.Equal(["self"], aliveChecks.EnumerateObject().Select(c => c.Name));
+    }
+}
