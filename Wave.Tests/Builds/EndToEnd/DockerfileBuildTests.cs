@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 
 using Microsoft.Extensions.DependencyInjection;
@@ -51,6 +52,13 @@ public sealed class DockerfileBuildTests(RegistryFixture registryFixture, BuildH
         Assert.True(status["succeeded"]!.GetValue<bool>());
         Assert.True(status["duration"]!.GetValue<double>() > 0);
         Assert.Contains("RUN echo built-by-wave > /built.txt", await wave.Client.LogsAsync(buildId), StringComparison.Ordinal);
+        // The token's status and record name the build behind it.
+        var containerStatus = await wave.Client.GetFromJsonAsync<JsonNode>($"/v1alpha2/container/{answer.Token}/status", TestContext.Current.CancellationToken);
+        Assert.Equal("DONE", containerStatus!["status"]!.GetValue<string>());
+        Assert.Equal(buildId, containerStatus["buildId"]!.GetValue<string>());
+        Assert.True(containerStatus["succeeded"]!.GetValue<bool>());
+        var containerRecord = await wave.Client.GetFromJsonAsync<JsonNode>($"/container-token/{answer.Token}", TestContext.Current.CancellationToken);
+        Assert.Equal(buildId, containerRecord!["request"]!["buildId"]!.GetValue<string>());
         // The API reference's form of the id, without the bd- prefix, names the same build.
         Assert.Equal("COMPLETED", (await wave.Client.StatusAsync(buildId[3..]))["status"]!.GetValue<string>());
 
@@ -130,6 +138,11 @@ public sealed class DockerfileBuildTests(RegistryFixture registryFixture, BuildH
         var docker = await dockerFixture.GetAsync();
         var pull = await Assert.ThrowsAsync<CommandFailedException>(() => docker.RunAsync("pull", answer.TargetImage));
         Assert.Contains("exit code 3", pull.CommandOutput, StringComparison.Ordinal);
+
+        var containerStatus = await wave.Client.GetFromJsonAsync<JsonNode>($"/v1alpha2/container/{answer.Token}/status", TestContext.Current.CancellationToken);
+        Assert.Equal("DONE", containerStatus!["status"]!.GetValue<string>());
+        Assert.False(containerStatus["succeeded"]!.GetValue<bool>());
+        Assert.Equal("exit code 3", containerStatus["reason"]!.GetValue<string>());
 
         // A new request for the same recipe is a new attempt, not the failed build again.
         var retry = await wave.Client.PostContainerAsync(new { containerFile = BuildApi.Base64(dockerfile) });
