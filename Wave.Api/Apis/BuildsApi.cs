@@ -7,7 +7,7 @@ using Wave.Core.Persistence;
 namespace Wave.Api.Apis;
 
 /// <summary>
-/// <c>/v1alpha1/builds/{buildId}</c>: a build's record, status, log and Conda lock. Ids are taken as Wave prints them
+/// <c>/v1alpha1/builds/{buildId}</c>: a build's record, status, log, Conda lock and SIF file (<see cref="SifDownloadApi"/>). Ids are taken as Wave prints them
 /// (<c>bd-5e49881e6ad74121_1</c>) and, as in the API reference's examples, without the prefix (<c>5e49881e6ad74121_1</c>).
 /// </summary>
 public static class BuildsApi
@@ -32,6 +32,7 @@ public static class BuildsApi
         builds.MapGet("/status", GetStatus);
         builds.MapGet("/logs", GetLogs);
         builds.MapGet("/condalock", GetCondaLock);
+        builds.MapSifDownload();
         return app;
     }
 

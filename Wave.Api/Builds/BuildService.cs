@@ -75,7 +75,11 @@ public sealed class BuildService(
         return new BuildTrack(job.BuildId, plan.TargetImage, Cached: false, Digest: null);
     }
 
-    /// <summary>The digest of the target tag when it is already in the registry, else null.</summary>
+    /// <summary>
+    /// The digest of the target tag when it is already in the registry, else null. The plan's target is the plain name
+    /// (no <c>oras://</c>), so for a SIF this is the HEAD of the ORAS artifact's tag, which exists only once the SIF was
+    /// pushed (the intermediate container image has its own tag, <c>&lt;tag&gt;-docker</c>).
+    /// </summary>
     private async Task<string?> FindPushedAsync(BuildPlan plan, CancellationToken cancellationToken)
     {
         var target = Core.Names.ImageReference.Parse(plan.TargetImage);

@@ -60,7 +60,9 @@ public sealed class ContainerRequestService(
         var track = await builds.SubmitAsync(plan, user, requestIp, cancellationToken);
         if (plan.Freeze)
         {
-            return new ContainerSubmission(null, track.TargetImage, track.TargetImage, track.BuildId, track.Cached, Freeze: true);
+            // A SIF is answered as oras://registry/repository:tag, the name singularity pull takes.
+            var durable = plan.ResultImage;
+            return new ContainerSubmission(null, durable, durable, track.BuildId, track.Cached, Freeze: true);
         }
         var token = ContainerTokens.New();
         var now = time.GetUtcNow();

@@ -56,9 +56,11 @@ public static class ContainerRequestValidator
         {
             throw ApiException.BadRequest("containerImage", "is required (or containerFile, to build an image)");
         }
-        if (buildField is not null || request.Freeze == true)
+        // A SIF is always built (and frozen): a sif request without a recipe or freeze gets the planner's answer, not an augmentation.
+        var asksForSif = request.Format is { } format && (format.Equals(BuildPlanner.SifFormat, StringComparison.OrdinalIgnoreCase) || format.Equals("singularity", StringComparison.OrdinalIgnoreCase));
+        if (buildField is not null || request.Freeze == true || asksForSif)
         {
-            return ValidateBuild(request, buildField ?? "freeze", limits, builds);
+            return ValidateBuild(request, buildField ?? (request.Freeze == true ? "freeze" : "format"), limits, builds);
         }
 
         if (!ImageReference.TryParse(request.ContainerImage, out var image, out var imageError))

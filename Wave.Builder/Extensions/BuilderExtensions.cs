@@ -1,5 +1,6 @@
 using Wave.Builder.Kubernetes;
 using Wave.Builder.Local;
+using Wave.Builder.Sif;
 using Wave.Builder.Worker;
 using Wave.Core.Builds;
 
@@ -32,6 +33,8 @@ public static class BuilderExtensions
                 throw new InvalidOperationException($"{BackendKey} '{backend}' is not a build backend: use local or kubernetes");
         }
 
+        DecorateWithSif(builder.Services);
+
         builder.Services.AddHttpClient(RemoteLayerFetcher.HttpClientName, client => client.Timeout = TimeSpan.FromMinutes(10));
         builder.Services.AddSingleton<RemoteLayerFetcher>();
         builder.Services.AddSingleton<BuildRunner>();
@@ -40,6 +43,27 @@ public static class BuilderExtensions
         builder.Services.AddHostedService<StalledBuildSweeper>();
         return builder;
     }
+
+    /// <summary>
+    /// Wraps the registered <see cref="IBuildBackend"/> in a <see cref="SifBuildBackend"/>, so that <c>format: sif</c>
+    /// jobs are built with it and then converted to SIF in this process.
+    /// </summary>
+    private static void DecorateWithSif(IServiceCollection services)
+    {
+        services.AddSifImageBuilder();
+        var registered = services.Last(d => d.ServiceType == typeof(IBuildBackend));
+        services.Remove(registered);
+        services.AddSingleton<IBuildBackend>(provider => new SifBuildBackend(
+            Resolve(provider, registered),
+            provider.GetRequiredService<SifImageBuilder>(),
+            provider.GetRequiredService<TimeProvider>(),
+            provider.GetRequiredService<ILogger<SifBuildBackend>>()));
+    }
+
+    private static IBuildBackend Resolve(IServiceProvider provider, ServiceDescriptor descriptor) => (IBuildBackend)(
+        descriptor.ImplementationInstance
+        ?? descriptor.ImplementationFactory?.Invoke(provider)
+        ?? ActivatorUtilities.CreateInstance(provider, descriptor.ImplementationType!));
 
     public static IEndpointRouteBuilder MapWaveBuilder(this IEndpointRouteBuilder app) => app;
 }

@@ -11,6 +11,9 @@ public enum BuildKind
 
     /// <summary><c>containerImage</c> (plus <c>containerConfig</c>) frozen into a durable image.</summary>
     Freeze,
+
+    /// <summary>A Singularity definition file (sent as <c>containerFile</c> with format sif), translated to a Dockerfile.</summary>
+    Singularity,
 }
 
 /// <summary>
@@ -51,7 +54,16 @@ public sealed record BuildPlan
     /// <summary>Normalised cache repository, or null for none.</summary>
     public string? CacheRepository { get; init; }
 
+    /// <summary><c>docker</c> or <c>sif</c>.</summary>
     public required string Format { get; init; }
+
+    /// <summary>
+    /// The name the client is answered: <see cref="TargetImage"/> for a container image, <c>oras://</c> before it for a
+    /// SIF (what <c>singularity pull</c> takes).
+    /// </summary>
+    public string ResultImage => Format == BuildPlanner.SifFormat ? SifOrasPrefix + TargetImage : TargetImage;
+
+    public const string SifOrasPrefix = "oras://";
 
     public required bool Freeze { get; init; }
 

@@ -2,6 +2,7 @@ using System.Diagnostics.CodeAnalysis;
 using System.Text;
 
 using Wave.Core.Augmentation;
+using Wave.Core.Builds.Singularity;
 using Wave.Core.Builds.Templates;
 using Wave.Core.Digests;
 using Wave.Core.Layers;
@@ -51,6 +52,10 @@ public static class BuildPlanner
         ArgumentNullException.ThrowIfNull(options);
 
         var format = ParseFormat(fields.Format);
+        if (format == SifFormat)
+        {
+            CheckSifRequest(fields);
+        }
         if (!NameStrategies.TryParse(fields.NameStrategy, out var strategy))
         {
             throw Invalid("nameStrategy", $"'{fields.NameStrategy}' is not a name strategy (expected none, tagPrefix or imageSuffix)");
@@ -74,7 +79,7 @@ public static class BuildPlanner
         var cacheText = string.IsNullOrWhiteSpace(fields.CacheRepository) ? options.DefaultCacheRepository : fields.CacheRepository;
         var cacheRepository = cacheText is null ? null : RepositoryName.Parse("cacheRepository", cacheText, options.PushRegistries);
 
-        var recipe = RenderRecipe(fields, options);
+        var recipe = RenderRecipe(fields, options, format);
         var dockerfile = recipe.Dockerfile;
         var binaryFiles = new Dictionary<string, byte[]>(StringComparer.Ordinal);
         var remoteLayers = new List<RemoteLayer>();
@@ -128,12 +133,55 @@ public static class BuildPlanner
 
     private sealed record Recipe(BuildKind Kind, string Dockerfile, IReadOnlyDictionary<string, string> ContextFiles, IReadOnlyList<CondaPackage> Packages);
 
+    /// <summary>The format of a Singularity image (SIF), pushed as an ORAS artifact; <c>singularity</c> is accepted as its other name.</summary>
+    public const string SifFormat = "sif";
+
+    public const string DockerFormat = "docker";
+
     private static string ParseFormat(string? format) => format?.ToLowerInvariant() switch
     {
-        null or "docker" => "docker",
-        "sif" or "singularity" => throw Invalid("format", $"'{format}' is not built by this Wave service: only docker images are"),
-        _ => throw Invalid("format", $"'{format}' is not a build format (expected docker)"),
+        null or DockerFormat => DockerFormat,
+        SifFormat or "singularity" => SifFormat,
+        _ => throw Invalid("format", $"'{format}' is not a build format (expected docker or sif)"),
     };
+
+    /// <summary>
+    /// A SIF is always a durable image of the user's own (as the original Wave requires): freeze, an explicit build
+    /// repository, one platform.
+    /// </summary>
+    private static void CheckSifRequest(BuildRequestFields fields)
+    {
+        if (!fields.Freeze)
+        {
+            throw Invalid("freeze", "must be true for format sif: a Singularity image is pushed as a durable ORAS artifact to your buildRepository, never served through a Wave token");
+        }
+        if (string.IsNullOrWhiteSpace(fields.BuildRepository))
+        {
+            throw Invalid("buildRepository", "is required for format sif: name the repository the Singularity image is pushed to (e.g. registry.example.com/me/sif)");
+        }
+        if (fields.ContainerPlatform is { } platform && platform.Contains(',', StringComparison.Ordinal))
+        {
+            throw Invalid("containerPlatform", $"'{platform}' names several platforms; a SIF holds one: ask once per platform");
+        }
+    }
+
+    /// <summary>
+    /// True when a <c>containerFile</c> is a Singularity definition file rather than a Dockerfile: its first line that is
+    /// neither blank nor a comment is a <c>Bootstrap:</c> header.
+    /// </summary>
+    public static bool IsSingularityDefinition(string text)
+    {
+        foreach (var line in text.Split('\n'))
+        {
+            var trimmed = line.Trim();
+            if (trimmed.Length == 0 || trimmed.StartsWith('#'))
+            {
+                continue;
+            }
+            return trimmed.StartsWith("bootstrap:", StringComparison.OrdinalIgnoreCase);
+        }
+        return false;
+    }
 
     private static void CheckSources(BuildRequestFields fields)
     {
@@ -169,7 +217,7 @@ public static class BuildPlanner
         }
     }
 
-    private static Recipe RenderRecipe(BuildRequestFields fields, BuildOptions options)
+    private static Recipe RenderRecipe(BuildRequestFields fields, BuildOptions options, string format)
     {
         if (fields.ContainerFile is not null)
         {
@@ -179,6 +227,22 @@ public static class BuildPlanner
                 throw CredentialRead("containerFile", marker);
             }
             var context = new Dictionary<string, string>(StringComparer.Ordinal);
+            var kind = BuildKind.Dockerfile;
+            if (IsSingularityDefinition(dockerfile))
+            {
+                if (format != SifFormat)
+                {
+                    throw Invalid("containerFile", "is a Singularity definition file (it starts with 'Bootstrap:'): send it with format sif, freeze and a buildRepository");
+                }
+                var translated = SingularityDockerfile.Translate(dockerfile);
+                foreach (var (path, text) in translated.ContextFiles)
+                {
+                    context[path] = text;
+                }
+                context[SingularityDockerfile.DefinitionFile] = dockerfile;
+                dockerfile = translated.Dockerfile;
+                kind = BuildKind.Singularity;
+            }
             IReadOnlyList<CondaPackage> packages = [];
             if (fields.CondaFile is not null)
             {
@@ -190,7 +254,7 @@ public static class BuildPlanner
             {
                 context[SpackTemplate.EnvironmentFileName] = RecipeText.Decode("spackFile", fields.SpackFile, options.MaxSpackFileBytes);
             }
-            return new Recipe(BuildKind.Dockerfile, dockerfile, context, packages);
+            return new Recipe(kind, dockerfile, context, packages);
         }
         if (fields.Packages is not null)
         {

@@ -33,7 +33,7 @@ public sealed record BuildRequestFields
     /// <summary><c>none</c>, <c>tagPrefix</c> (the default) or <c>imageSuffix</c>.</summary>
     [JsonPropertyName("nameStrategy")] public string? NameStrategy { get; init; }
 
-    /// <summary><c>docker</c> (the default; the only format this service builds).</summary>
+    /// <summary><c>docker</c> (the default) or <c>sif</c> (also <c>singularity</c>): a Singularity image, which needs <c>freeze</c> and a <c>buildRepository</c>.</summary>
     [JsonPropertyName("format")] public string? Format { get; init; }
 
     /// <summary>True when the request asks for a build rather than an augmentation.</summary>

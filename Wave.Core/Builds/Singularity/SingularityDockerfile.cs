@@ -23,6 +23,12 @@ public static class SingularityDockerfile
     public const string Runscript = "singularity/runscript";
     public const string Labels = "singularity/labels.json";
 
+    /// <summary>
+    /// The definition file as the client sent it, carried in the build context so that it is part of the container id
+    /// and reaches the builder, which stores it in the SIF (the Dockerfile does not COPY it).
+    /// </summary>
+    public const string DefinitionFile = "singularity/Singularity.def";
+
     private const string PostScriptInImage = "/.singularity.d/wave-post.sh";
 
     /// <summary>Parses and translates; throws <see cref="InvalidBuildRequestException"/> (field <c>containerFile</c>) for what is not supported.</summary>

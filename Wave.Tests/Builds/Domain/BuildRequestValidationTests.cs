@@ -246,8 +246,8 @@ public sealed class BuildRequestValidationTests
     }
 
     [Theory]
-    [InlineData("sif", "only docker")]
-    [InlineData("oci-tarball", "not a build format")]
+    [InlineData("oci-tarball", "not a build format (expected docker or sif)")]
+    [InlineData("tar", "not a build format")]
     public void UnsupportedFormatIsRefused(string format, string message) =>
         AssertError(Dockerfile("FROM busybox\n") with { Format = format }, "format", message);
 
