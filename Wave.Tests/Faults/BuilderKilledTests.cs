@@ -63,7 +63,7 @@ public sealed class BuilderKilledTests(RegistryFixture registryFixture, Postgres
         Assert.Equal("survived", (await docker.RunAsync("run", "--rm", "--network", "none", answer.TargetImage)).Trim());
     }
 
-    private static async Task<TestProcess> StartBuilderAsync(Dictionary<string, string?> settings)
+    internal static async Task<TestProcess> StartBuilderAsync(Dictionary<string, string?> settings)
     {
         var port = FreePort.Next();
         var environment = settings.ToDictionary(s => s.Key.Replace(":", "__", StringComparison.Ordinal), s => s.Value);
