@@ -32,7 +32,7 @@ public sealed class PostgresRestartTests(RegistryFixture registryFixture, Rabbit
         await using var api = await WaveTestHost.StartAsync(WaveRole.Api, settings);
         await using var builder = await BuilderKilledTests.StartBuilderAsync(settings);
 
-        var dockerfile = $"FROM {registries.Images.DockerV2}\n{BuildApi.Nonce()}RUN echo run-began && sleep 15 && echo while-postgres-was-down && sleep 5\n";
+        var dockerfile = $"FROM {registries.Images.DockerV2}\n{BuildApi.Nonce()}RUN echo run-began && sleep 4 && echo while-postgres-was-down && sleep 15\n";
         var answer = await api.Client.PostContainerAsync(new
         {
             containerFile = BuildApi.Base64(dockerfile),
@@ -69,6 +69,7 @@ public sealed class PostgresRestartTests(RegistryFixture registryFixture, Rabbit
         var status = await api.Client.WaitCompletedAsync(buildId);
         var logs = await api.Client.LogsAsync(buildId);
         Assert.True(status["succeeded"]!.GetValue<bool>(), logs + "\n" + builder.Output);
+        // Printed about when the store went down: the log is whole.
         Assert.Contains("while-postgres-was-down", logs, StringComparison.Ordinal);
         var record = await api.Client.RecordAsync(buildId);
         Assert.Equal(1, record["attempt"]!.GetValue<int>());
