@@ -2,11 +2,11 @@
 # Benchmarks Wave against the distribution registry serving the same images directly (see README "Performance").
 # Builds Release, starts a registry, Wave (dotnet Wave.AppHost.dll) and a private dockerd on loopback, prints the
 # table and writes it to bench/results/latest.md. Extra arguments go to Wave.Bench, e.g. --tokens 100000,
-# --duration 10, --concurrent-pulls 1000, --no-docker.
+# --duration 10, --concurrent-pulls 1000, --no-docker, --only build,services.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 missing=()
-for tool in docker-registry:docker-registry wrk:wrk dockerd:docker.io; do
+for tool in docker-registry:docker-registry wrk:wrk dockerd:docker.io buildah:buildah busybox:busybox-static redis-server:redis-server; do
   command -v "${tool%%:*}" >/dev/null || missing+=("${tool##*:}")
 done
 if [ ${#missing[@]} -gt 0 ]; then

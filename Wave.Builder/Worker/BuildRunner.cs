@@ -23,6 +23,11 @@ public sealed class BuildRunner(
     TimeProvider time,
     ILogger<BuildRunner> logger)
 {
+    // Builds this process is running now. A broker restart (or a dropped connection) sends a job back to the queue
+    // while its build goes on here; the recovered consumer then receives it again. That redelivery must not start a
+    // second run of the same build: it waits for the run in progress and is acknowledged with it.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, Task> _running = new(StringComparer.Ordinal);
+
     public async Task RunAsync(BuildDelivery delivery, CancellationToken cancellationToken)
     {
         using var activity = WaveTelemetry.ActivitySource.StartActivity(WaveTelemetry.Spans.Build);
@@ -42,7 +47,85 @@ public sealed class BuildRunner(
     private async Task RunUnobservedAsync(BuildDelivery delivery, CancellationToken cancellationToken)
     {
         var job = delivery.Job;
-        if (!await store.TryMarkRunningAsync(job.BuildId, time.GetUtcNow(), delivery.Redelivered, cancellationToken))
+        var run = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (!_running.TryAdd(job.BuildId, run.Task))
+        {
+            if (_running.TryGetValue(job.BuildId, out var inProgress))
+            {
+                logger.LogInformation("Build {BuildId} delivered again (delivery {Delivery}) while it runs here: the queue's connection was recovered; waiting for the run in progress",
+                    job.BuildId, delivery.DeliveryCount);
+                await TryAppendAsync(job.BuildId,
+                    $"--- the build queue's connection was lost and recovered while this build ran (delivery {delivery.DeliveryCount}); the build kept running ---\n",
+                    cancellationToken);
+                // Throws when the run in progress failed without recording an outcome: this delivery is then returned
+                // to the queue, and the next one runs the build again.
+                await inProgress.WaitAsync(cancellationToken);
+                return;
+            }
+            // It ended between the two look-ups: the store says what is left to do.
+            await RunAsync(delivery, cancellationToken);
+            return;
+        }
+        try
+        {
+            await RunOnceAsync(delivery, cancellationToken);
+            run.TrySetResult();
+        }
+        catch (Exception e)
+        {
+            run.TrySetException(e);
+            throw;
+        }
+        finally
+        {
+            _running.TryRemove(job.BuildId, out _);
+            // Nobody may be waiting: do not let an unobserved failure surface on the finalizer thread.
+            _ = run.Task.Exception;
+        }
+    }
+
+    /// <summary>How long a store write is tried again while the database is unreachable, before the job goes back to the queue.</summary>
+    public static TimeSpan StoreRetryTime { get; } = TimeSpan.FromMinutes(2);
+
+    /// <summary>
+    /// A store call tried again while the database cannot be reached (restarting, failing over): a job given back at
+    /// once would come straight back and use up its deliveries in seconds, and a build that ran would be run again.
+    /// </summary>
+    private async Task<bool> RetryAsync(string what, string buildId, Func<CancellationToken, Task<bool>> call, CancellationToken cancellationToken)
+    {
+        var started = time.GetTimestamp();
+        var delay = TimeSpan.FromMilliseconds(250);
+        while (true)
+        {
+            try
+            {
+                return await call(cancellationToken);
+            }
+            catch (Exception e) when (e is System.Data.Common.DbException or TimeoutException && time.GetElapsedTime(started) < StoreRetryTime)
+            {
+                logger.LogWarning("Could not {What} build {BuildId} in the store ({Error}); trying again in {Delay:0.0} s", what, buildId, e.Message, delay.TotalSeconds);
+                await Task.Delay(delay, time, cancellationToken);
+                delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(5).Ticks));
+            }
+        }
+    }
+
+    private async Task TryAppendAsync(string buildId, string text, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await store.AppendLogAsync(buildId, text, cancellationToken);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            logger.LogWarning(e, "Could not add to the log of build {BuildId}", buildId);
+        }
+    }
+
+    private async Task RunOnceAsync(BuildDelivery delivery, CancellationToken cancellationToken)
+    {
+        var job = delivery.Job;
+        if (!await RetryAsync("take", job.BuildId, ct => store.TryMarkRunningAsync(job.BuildId, time.GetUtcNow(), delivery.Redelivered, ct), cancellationToken))
         {
             var record = await store.FindAsync(job.BuildId, cancellationToken);
             logger.LogInformation("Build {BuildId} is not taken (delivery {Delivery}): it is {State}",
@@ -62,7 +145,11 @@ public sealed class BuildRunner(
                 await sink.AppendAsync($"--- build started again: the builder that ran it stopped before it finished (delivery {delivery.DeliveryCount}) ---\n", cancellationToken);
             }
             outcome = await BuildAsync(job, sink, cancellationToken);
-            await sink.FlushAsync(cancellationToken);
+            await RetryAsync("write the log of", job.BuildId, async ct =>
+            {
+                await sink.FlushAsync(ct);
+                return true;
+            }, cancellationToken);
         }
         finally
         {
@@ -74,7 +161,7 @@ public sealed class BuildRunner(
             await KeepCondaLockAsync(job.BuildId, cancellationToken);
         }
         // Once the build ran, its outcome is recorded even if shutdown began meanwhile.
-        if (await store.TryCompleteAsync(job.BuildId, outcome, time.GetUtcNow(), CancellationToken.None))
+        if (await RetryAsync("record the outcome of", job.BuildId, ct => store.TryCompleteAsync(job.BuildId, outcome, time.GetUtcNow(), ct), CancellationToken.None))
         {
             WaveTelemetry.RecordBuildCompleted(outcome.Succeeded, outcome.Duration);
             Activity.Current?.SetTag(WaveTelemetry.Tags.BuildResult, outcome.Succeeded ? "succeeded" : "failed");

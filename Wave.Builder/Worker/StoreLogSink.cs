@@ -62,7 +62,19 @@ public sealed class StoreLogSink : IBuildLogSink, IAsyncDisposable
                 text = _pending.ToString();
                 _pending.Clear();
             }
-            await _store.AppendLogAsync(_buildId, text, cancellationToken);
+            try
+            {
+                await _store.AppendLogAsync(_buildId, text, cancellationToken);
+            }
+            catch
+            {
+                // Not written: kept in front of what came since, for the next flush.
+                lock (_gate)
+                {
+                    _pending.Insert(0, text);
+                }
+                throw;
+            }
         }
         finally
         {

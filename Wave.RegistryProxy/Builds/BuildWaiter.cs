@@ -15,12 +15,13 @@ namespace Wave.RegistryProxy.Builds;
 
 /// <summary>
 /// Holds the pulls of an image whose build has not completed yet. However many clients pull, each build is watched by
-/// one loop in this process that reads its record with a growing pause (up to <see cref="RegistryProxyOptions.BuildPollInterval"/>);
+/// one loop in this process that reads its record with a pause that grows with the wait (a fifth of it, up to <see cref="RegistryProxyOptions.BuildPollInterval"/>);
 /// every pull waits on that loop. A completed record never changes again, so it is then kept in memory.
 /// </summary>
 public sealed class BuildWaiter(IBuildStore store, RegistryClient registry, ProxyMemoryCache cache, IOptions<RegistryProxyOptions> options, TimeProvider time, ILogger<BuildWaiter> logger)
 {
     private const int LogTailCharacters = 1500;
+    private static readonly TimeSpan MinPause = TimeSpan.FromMilliseconds(100);
 
     private readonly ConcurrentDictionary<string, Lazy<Task<BuildRecord>>> _watches = new(StringComparer.Ordinal);
 
@@ -76,7 +77,7 @@ public sealed class BuildWaiter(IBuildStore store, RegistryClient registry, Prox
     {
         var settings = options.Value;
         var started = time.GetTimestamp();
-        var pause = TimeSpan.FromMilliseconds(100);
+        TimeSpan pause;
         var logged = false;
         while (true)
         {
@@ -111,8 +112,10 @@ public sealed class BuildWaiter(IBuildStore store, RegistryClient registry, Prox
                 logger.LogInformation("Pull of build {BuildId} waits for it to complete ({Status})", buildId, record.Status.ToWire());
                 logged = true;
             }
+            // The pause grows with the wait (a fifth of it, from 100 ms up to BuildPollInterval): a pull is answered at
+            // most ~20 % after its build completed, where doubling pauses made a 2 s build's pulls wait 3 s or more.
+            pause = TimeSpan.FromTicks(Math.Clamp(waited.Ticks / 5, MinPause.Ticks, Math.Max(MinPause.Ticks, settings.BuildPollInterval.Ticks)));
             await Task.Delay(pause, time);
-            pause = TimeSpan.FromTicks(Math.Min(pause.Ticks * 2, settings.BuildPollInterval.Ticks));
         }
     }
 

@@ -20,8 +20,14 @@ public sealed class BadInputCorpusTests : IAsyncLifetime
 
     private WaveTestHost _wave = null!;
 
+    // Builds are enabled (a default build repository) so that build requests reach their validation; nothing is built.
     public async ValueTask InitializeAsync() =>
-        _wave = await WaveTestHost.StartAsync(WaveRole.Embedded, new Dictionary<string, string?> { ["Wave:Limits:MaxRequestBytes"] = "65536" });
+        _wave = await WaveTestHost.StartAsync(WaveRole.Embedded, new Dictionary<string, string?>
+        {
+            ["Wave:Limits:MaxRequestBytes"] = "65536",
+            ["Wave:Build:DefaultBuildRepository"] = "127.0.0.1:9/wave/builds",
+            ["Wave:DataDirectory"] = Path.Combine(Path.GetTempPath(), "wave-bad-input-" + Guid.NewGuid().ToString("N")[..8]),
+        });
 
     public ValueTask DisposeAsync() => _wave.DisposeAsync();
 
@@ -99,6 +105,44 @@ public sealed class BadInputCorpusTests : IAsyncLifetime
         content.Headers.ContentType = new("application/json");
         using var response = await _wave.Client.PostAsync("/v1alpha2/container", content, TestContext.Current.CancellationToken);
         await AssertJsonClientErrorAsync(name, response);
+    }
+
+    private static string B64(string text) => Convert.ToBase64String(Encoding.UTF8.GetBytes(text));
+
+    /// <summary>Malformed build requests, each with the field its 400 must name.</summary>
+    public static TheoryData<string, string, string> BuildCorpus() => new()
+    {
+        { "containerFile not base64", "{\"containerFile\": \"RlJPTSBidXN5Ym94!!\"}", "containerFile" },
+        { "containerFile is a number", "{\"containerFile\": 7}", "containerFile" },
+        { "containerFile base64 of nothing", "{\"containerFile\": \"\"}", "containerFile" },
+        { "containerFile larger than 10 kB", $"{{\"containerFile\": \"{B64("FROM busybox\n" + string.Concat(Enumerable.Repeat("RUN echo padding-padding-padding-padding\n", 400)))}\"}}", "containerFile" },
+        { "containerFile reads the docker credentials", $"{{\"containerFile\": \"{B64("FROM busybox\nRUN cat /root/.docker/config.json\n")}\"}}", "containerFile" },
+        { "containerFile mounts a secret", $"{{\"containerFile\": \"{B64("FROM busybox\nRUN --mount=type=secret,id=x cat /run/secrets/x\n")}\"}}", "containerFile" },
+        { "containerFile reads the auth file by continuation", $"{{\"containerFile\": \"{B64("FROM busybox\nRUN cat $REGISTRY_\\\nAUTH_FILE\n")}\"}}", "containerFile" },
+        { "build platform unknown", $"{{\"containerFile\": \"{B64("FROM busybox\n")}\", \"containerPlatform\": \"plan9/mips\"}}", "containerPlatform" },
+        { "build platform too many parts", $"{{\"containerFile\": \"{B64("FROM busybox\n")}\", \"containerPlatform\": \"linux/arm64/v8/x\"}}", "containerPlatform" },
+        { "packages type unknown", "{\"packages\": {\"type\": \"NPM\", \"entries\": [\"left-pad\"]}}", "packages.type" },
+        { "packages type missing", "{\"packages\": {\"entries\": [\"samtools\"]}}", "packages.type" },
+        { "packages entries empty", "{\"packages\": {\"type\": \"CONDA\", \"entries\": []}}", "packages.entries" },
+        { "packages is a string", "{\"packages\": \"samtools\"}", "packages" },
+        { "packages entries is a string", "{\"packages\": {\"type\": \"CONDA\", \"entries\": \"samtools\"}}", "packages" },
+        { "condaFile not base64", "{\"condaFile\": \"not base64 at all\"}", "condaFile" },
+    };
+
+    [Theory]
+    [MemberData(nameof(BuildCorpus))]
+    public async Task Every_malformed_build_request_is_a_400_naming_its_field(string name, string body, string field)
+    {
+        var cancellationToken = TestContext.Current.CancellationToken;
+        using var content = new ByteArrayContent(Encoding.UTF8.GetBytes(body));
+        content.Headers.ContentType = new("application/json");
+        using var response = await _wave.Client.PostAsync("/v1alpha2/container", content, cancellationToken);
+        var text = await response.Content.ReadAsStringAsync(cancellationToken);
+        Assert.True((int)response.StatusCode == 400, $"{name}: {(int)response.StatusCode} {text}");
+        var answer = JsonNode.Parse(text)!;
+        Assert.False(string.IsNullOrWhiteSpace(answer["message"]?.GetValue<string>()), $"{name}: no message: {text}");
+        var named = answer["field"]?.GetValue<string>() ?? "";
+        Assert.True(named == field || named.StartsWith(field + ".", StringComparison.Ordinal), $"{name}: expected field {field}, got '{named}': {text}");
     }
 
     [Theory]

@@ -92,7 +92,7 @@ public sealed class BuilderKilledTests(RegistryFixture registryFixture, Postgres
         Assert.True(builder.HasExited || await builder.WaitForExitAsync(TimeSpan.FromSeconds(30)) != 0, "the builder was killed");
     }
 
-    private static async Task<TestProcess> StartBuilderAsync(Dictionary<string, string?> settings)
+    internal static async Task<TestProcess> StartBuilderAsync(Dictionary<string, string?> settings)
     {
         var port = FreePort.Next();
         var environment = settings.ToDictionary(s => s.Key.Replace(":", "__", StringComparison.Ordinal), s => s.Value);

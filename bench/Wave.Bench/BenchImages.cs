@@ -39,6 +39,44 @@ public static class BenchImages
 {
     public const string ManifestType = "application/vnd.docker.distribution.manifest.v2+json";
 
+    /// <summary>
+    /// A busybox image made here from the static busybox binary (Debian's busybox-static): one layer holding
+    /// /bin/busybox, links for the applets a Dockerfile's RUN uses, /tmp, and PATH in the config. The base of the
+    /// build benchmarks, so that they pull nothing from outside.
+    /// </summary>
+    public static async Task<string> PushBusyboxAsync(RegistryServer registry, string repository, string tag)
+    {
+        var busybox = await File.ReadAllBytesAsync(Requirements.Binary("busybox", "busybox-static"));
+        using var tar = new MemoryStream();
+        var time = new DateTimeOffset(2024, 1, 1, 0, 0, 0, TimeSpan.Zero);
+        using (var writer = new TarWriter(tar, TarEntryFormat.Pax, leaveOpen: true))
+        {
+            foreach (var directory in new[] { "bin/", "tmp/", "etc/" })
+            {
+                writer.WriteEntry(new PaxTarEntry(TarEntryType.Directory, directory) { Mode = (UnixFileMode)0b111_101_101, ModificationTime = time });
+            }
+            writer.WriteEntry(new PaxTarEntry(TarEntryType.RegularFile, "bin/busybox")
+            {
+                Mode = (UnixFileMode)0b111_101_101,
+                ModificationTime = time,
+                DataStream = new MemoryStream(busybox),
+            });
+            foreach (var applet in new[] { "sh", "echo", "sleep", "cat", "ls", "true", "mkdir", "rm", "cp", "env" })
+            {
+                writer.WriteEntry(new PaxTarEntry(TarEntryType.SymbolicLink, "bin/" + applet) { LinkName = "busybox", ModificationTime = time });
+            }
+        }
+        var tarBytes = tar.ToArray();
+        using var gzip = new MemoryStream();
+        using (var compressor = new GZipStream(gzip, CompressionLevel.Fastest, leaveOpen: true))
+        {
+            compressor.Write(tarBytes);
+        }
+        var layer = new BenchLayer(gzip.ToArray(), RegistryPusher.Sha256(gzip.ToArray()), RegistryPusher.Sha256(tarBytes));
+        await PushAsync(registry, repository, tag, [layer]);
+        return $"{registry.Host}/{repository}:{tag}";
+    }
+
     /// <summary>Pushes a Docker v2 image of these layers; returns the manifest's digest.</summary>
     public static async Task<string> PushAsync(RegistryServer registry, string repository, string tag, IReadOnlyList<BenchLayer> layers)
     {
@@ -51,7 +89,7 @@ public static class BenchImages
         {
             ["architecture"] = "amd64",
             ["os"] = "linux",
-            ["config"] = new JsonObject { ["Cmd"] = new JsonArray("/bin/sh") },
+            ["config"] = new JsonObject { ["Cmd"] = new JsonArray("/bin/sh"), ["Env"] = new JsonArray("PATH=/bin") },
             ["rootfs"] = new JsonObject { ["type"] = "layers", ["diff_ids"] = new JsonArray([.. layers.Select(l => (JsonNode)l.TarDigest)]) },
         }.ToJsonString());
         var configDigest = await pusher.PushBlobAsync(repository, config);

@@ -9,7 +9,7 @@ using Wave.Tests.Infrastructure;
 
 // Wave against the distribution registry serving the same content directly, in one run on one machine: every Wave
 // figure is reported with its ratio to that baseline. Usage (bench/run.sh passes the first argument):
-//   Wave.Bench <path to Wave.AppHost.dll> [--duration 5] [--tokens 20000] [--concurrent-pulls 1000] [--no-docker] [--out file]
+//   Wave.Bench <path to Wave.AppHost.dll> [--duration 5] [--tokens 20000] [--concurrent-pulls 1000] [--no-docker] [--out file] [--only sections]
 var options = BenchOptions.Parse(args);
 var work = Directory.CreateTempSubdirectory("wave-bench-").FullName;
 var report = new Report();
@@ -257,6 +257,20 @@ if (options.Runs("memory"))
         }
         report.Memory($"RSS with {options.ConcurrentPulls:N0} concurrent streamed blob pulls ({started:N0} started within 20 s)", beforePulls, duringPulls, options.ConcurrentPulls);
     }
+}
+
+// --- Builds --------------------------------------------------------------------------------------------------------
+if (options.Runs("build"))
+{
+    Console.WriteLine("Builds (Wave's local buildah backend vs buildah direct)…");
+    await new BuildBench(registry, options.AppHostDll, work, report).RunAsync();
+}
+
+// --- Memory of each service in distributed mode ----------------------------------------------------------------------
+if (options.Runs("services"))
+{
+    Console.WriteLine($"Memory of the distributed services: {options.Tokens:N0} tokens, {options.ConcurrentPulls:N0} concurrent pulls…");
+    await new ServicesMemoryBench(registry, options, report, RequestBody("bench/small:v1"), RequestBody("bench/app:v1"), appLayers[0].GzipDigest).RunAsync();
 }
 
 var markdown = report.ToMarkdown(options);

@@ -5,7 +5,7 @@ namespace Wave.Bench;
 
 public sealed record BenchOptions(string AppHostDll, TimeSpan Duration, int Tokens, int ConcurrentPulls, bool Docker, string Output, IReadOnlySet<string>? Only, bool Hold)
 {
-    public static readonly IReadOnlyList<string> Sections = ["manifest", "post", "blob", "pull", "memory"];
+    public static readonly IReadOnlyList<string> Sections = ["manifest", "post", "blob", "pull", "memory", "build", "services"];
 
     /// <summary>Whether a section runs: all do unless <c>--only a,b</c> names some (for iterating on one figure).</summary>
     public bool Runs(string section) => Only is null || Only.Contains(section);
@@ -14,7 +14,7 @@ public sealed record BenchOptions(string AppHostDll, TimeSpan Duration, int Toke
     {
         if (args.Length == 0 || !File.Exists(args[0]))
         {
-            throw new ArgumentException("usage: Wave.Bench <Wave.AppHost.dll> [--duration S] [--tokens N] [--concurrent-pulls N] [--no-docker] [--out FILE] [--only manifest,post,blob,pull,memory] [--hold]");
+            throw new ArgumentException("usage: Wave.Bench <Wave.AppHost.dll> [--duration S] [--tokens N] [--concurrent-pulls N] [--no-docker] [--out FILE] [--only manifest,post,blob,pull,memory,build,services] [--hold]");
         }
         string? Value(string name) => Array.IndexOf(args, name) is var i and >= 0 && i + 1 < args.Length ? args[i + 1] : null;
         return new BenchOptions(
@@ -66,6 +66,9 @@ public sealed class Report
         var ratio = waveSeconds / directSeconds;
         Add(what, $"{F(directSeconds, "0.00")} s", $"{F(waveSeconds, "0.00")} s", $"{F(ratio, "0.00")}× time", target, ratio <= 1.05);
     }
+
+    /// <summary>A row whose cells the caller words itself (builds, where the baseline is buildah rather than the registry).</summary>
+    public void Row(string what, string direct, string wave, string ratio) => Add(what, direct, wave, ratio, null, null);
 
     public void Memory(string what, long before, long after, int count)
     {

@@ -37,9 +37,11 @@ public sealed class WaveProcess : IAsyncDisposable
     }
 
     /// <summary>Resident set size of the process, from /proc.</summary>
-    public long ResidentBytes()
+    public long ResidentBytes() => ResidentBytesOf(_process.Id);
+
+    public static long ResidentBytesOf(int pid)
     {
-        foreach (var line in File.ReadLines($"/proc/{_process.Id}/status"))
+        foreach (var line in File.ReadLines($"/proc/{pid}/status"))
         {
             if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
             {

@@ -17,7 +17,7 @@ public sealed class PostgresServer : IAsyncDisposable
 
     private readonly string _directory;
     private readonly string _binDirectory;
-    private readonly TestProcess _process;
+    private TestProcess _process;
     private readonly Lazy<Task> _sharedDatabase;
     private int _databases;
 
@@ -38,6 +38,35 @@ public sealed class PostgresServer : IAsyncDisposable
     public string ConnectionString(string database) =>
         $"Host=127.0.0.1;Port={Port.ToString(CultureInfo.InvariantCulture)};Username=postgres;Password=unused-with-trust;Database={database}";
 
+    /// <summary>Stops the postmaster (fast shutdown: clients are disconnected) and waits for it to exit; the data stays.</summary>
+    public async Task StopAsync()
+    {
+        await TestProcess.RunAsync(Requirements.Binary("runuser", "util-linux"),
+            ["-u", ServiceUser, "--", Path.Combine(_binDirectory, "pg_ctl"), "-D", Path.Combine(_directory, "data"), "-m", "fast", "-w", "stop"],
+            TimeSpan.FromSeconds(30));
+        await _process.WaitForExitAsync(TimeSpan.FromSeconds(30));
+    }
+
+    /// <summary>Starts the postmaster again on the same port and data, after <see cref="StopAsync"/>.</summary>
+    public async Task StartAgainAsync()
+    {
+        if (!_process.HasExited)
+        {
+            throw new InvalidOperationException("the server is already running");
+        }
+        await _process.DisposeAsync();
+        _process = StartPostmaster(_binDirectory, Path.Combine(_directory, "data"), _directory, Port);
+        await WaitReadyAsync();
+    }
+
+    private static TestProcess StartPostmaster(string binDirectory, string data, string directory, int port) =>
+        TestProcess.Start(Requirements.Binary("runuser", "util-linux"),
+        [
+            "-u", ServiceUser, "--", Path.Combine(binDirectory, "postgres"), "-D", data, "-p", port.ToString(CultureInfo.InvariantCulture),
+            "-k", directory, "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "synchronous_commit=off",
+            "-c", "full_page_writes=off", "-c", "max_connections=200",
+        ]);
+
     public static async Task<PostgresServer> StartAsync()
     {
         var initdb = FindPostgresBinary("initdb");
@@ -49,12 +78,7 @@ public sealed class PostgresServer : IAsyncDisposable
         await TestProcess.RunAsync(runuser, ["-u", ServiceUser, "--", initdb, "-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"],
             TimeSpan.FromMinutes(1));
         var port = FreePort.Next();
-        var process = TestProcess.Start(runuser,
-        [
-            "-u", ServiceUser, "--", Path.Combine(binDirectory, "postgres"), "-D", data, "-p", port.ToString(CultureInfo.InvariantCulture),
-            "-k", directory, "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "synchronous_commit=off",
-            "-c", "full_page_writes=off", "-c", "max_connections=200",
-        ]);
+        var process = StartPostmaster(binDirectory, data, directory, port);
         var server = new PostgresServer(directory, binDirectory, port, process);
         try
         {
