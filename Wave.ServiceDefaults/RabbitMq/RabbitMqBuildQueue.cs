@@ -35,7 +35,6 @@ public sealed class RabbitMqBuildQueue : IBuildQueue, IAsyncDisposable
     private readonly SemaphoreSlim _publishGate = new(1, 1);
     private IConnection? _connection;
     private IChannel? _publishChannel;
-    private int _recoveries;
     private bool _disposed;
 
     public RabbitMqBuildQueue(string connectionString, BuildQueueOptions options, ILogger<RabbitMqBuildQueue>? logger = null)
@@ -177,11 +176,10 @@ public sealed class RabbitMqBuildQueue : IBuildQueue, IAsyncDisposable
         {
             // The build runs outside the client's dispatcher: a dispatcher busy for the length of a build would hold up
             // the client's own shutdown and recovery. The prefetch is what bounds how many run at once.
-            var recoveries = Volatile.Read(ref _recoveries);
             var job = ReadJob(delivery);
             var tag = delivery.DeliveryTag;
             var count = DeliveryCount(delivery);
-            var work = Task.Run(() => HandleAsync(channel, tag, recoveries, job, count, handler, cancellationToken), CancellationToken.None);
+            var work = Task.Run(() => HandleAsync(channel, tag, job, count, handler, cancellationToken), CancellationToken.None);
             inFlight[tag] = work;
             _ = work.ContinueWith(_ => inFlight.TryRemove(tag, out Task? _), TaskScheduler.Default);
             return Task.CompletedTask;
@@ -215,12 +213,12 @@ public sealed class RabbitMqBuildQueue : IBuildQueue, IAsyncDisposable
         }
     }
 
-    private async Task HandleAsync(IChannel channel, ulong tag, int recoveries, BuildJob? job, int count,
+    private async Task HandleAsync(IChannel channel, ulong tag, BuildJob? job, int count,
         Func<BuildDelivery, CancellationToken, Task> handler, CancellationToken cancellationToken)
     {
         if (job is null)
         {
-            await SettleAsync(channel, tag, recoveries, ack: false, requeue: false);
+            await SettleAsync(channel, tag, ack: false, requeue: false);
             return;
         }
         try
@@ -234,10 +232,10 @@ public sealed class RabbitMqBuildQueue : IBuildQueue, IAsyncDisposable
         catch (Exception e)
         {
             _logger.LogWarning(e, "build job {BuildId} failed on delivery {Delivery} of {Max}", job.BuildId, count, _options.MaxDeliveries);
-            await SettleAsync(channel, tag, recoveries, ack: false, requeue: true);
+            await SettleAsync(channel, tag, ack: false, requeue: true);
             return;
         }
-        await SettleAsync(channel, tag, recoveries, ack: true, requeue: false);
+        await SettleAsync(channel, tag, ack: true, requeue: false);
     }
 
     /// <summary>The broker's count of earlier returns, plus this delivery.</summary>
@@ -250,9 +248,16 @@ public sealed class RabbitMqBuildQueue : IBuildQueue, IAsyncDisposable
         return delivery.Redelivered ? 2 : 1;
     }
 
-    private async Task SettleAsync(IChannel channel, ulong deliveryTag, int recoveriesAtDelivery, bool ack, bool requeue)
+    /// <remarks>
+    /// After an automatic recovery the client numbers new deliveries on from the last tag it saw before, and drops an
+    /// ack or nack of a tag from before the recovery (the broker requeued that delivery and sends it again). So a
+    /// delivery is settled by its tag whenever the channel is open, whether or not a recovery happened meanwhile.
+    /// Deciding by a recovery counter instead once left a redelivery received just before the recovery event unacked
+    /// for good, and with it the whole prefetch: the builder took no job again.
+    /// </remarks>
+    private async Task SettleAsync(IChannel channel, ulong deliveryTag, bool ack, bool requeue)
     {
-        if (Volatile.Read(ref _recoveries) != recoveriesAtDelivery || !channel.IsOpen)
+        if (!channel.IsOpen)
         {
             // The delivery belonged to a connection that is gone; the broker requeued it and will deliver it again.
             _logger.LogInformation("delivery {Tag} outlived its connection; the broker delivers it again", deliveryTag);
@@ -319,7 +324,6 @@ public sealed class RabbitMqBuildQueue : IBuildQueue, IAsyncDisposable
             }
             connection.RecoverySucceededAsync += (_, _) =>
             {
-                Interlocked.Increment(ref _recoveries);
                 _logger.LogInformation("the connection to RabbitMQ at {Endpoint} was recovered", Endpoint);
                 return Task.CompletedTask;
             };

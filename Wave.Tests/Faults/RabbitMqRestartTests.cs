@@ -1,3 +1,5 @@
+using System.Text.Json.Nodes;
+
 using Wave.Tests.Builds.EndToEnd;
 using Wave.Tests.EndToEnd;
 using Wave.Tests.Infrastructure;
@@ -74,7 +76,15 @@ public sealed class RabbitMqRestartTests(RegistryFixture registryFixture, Postgr
             buildRepository = $"{registries.Plain.Host}/rabbit/restart",
         });
         Assert.True(next.Status == 200, next.Text);
-        var nextStatus = await api.Client.WaitCompletedAsync(next.Body!["buildId"]!.GetValue<string>());
+        JsonNode nextStatus;
+        try
+        {
+            nextStatus = await api.Client.WaitCompletedAsync(next.Body!["buildId"]!.GetValue<string>());
+        }
+        catch (TimeoutException e)
+        {
+            throw new TimeoutException($"{e.Message}\nbuilder output:\n{builder.Output}", e);
+        }
         Assert.True(nextStatus["succeeded"]!.GetValue<bool>(), nextStatus.ToJsonString());
 
         var docker = await dockerFixture.GetAsync();
