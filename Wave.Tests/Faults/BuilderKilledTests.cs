@@ -20,15 +20,10 @@ public sealed class BuilderKilledTests(RegistryFixture registryFixture, Postgres
         var registries = await registryFixture.GetAsync();
         var postgres = await postgresFixture.GetAsync();
         var rabbit = await rabbitFixture.GetAsync();
-        var work = Path.Combine(Path.GetTempPath(), "wave-killed-builder-" + Guid.NewGuid().ToString("N")[..8]);
-        var settings = BuildHostFixture.Settings(registries, work);
-        settings["ConnectionStrings:postgres"] = await postgres.CreateDatabaseAsync(cancellationToken);
-        settings["ConnectionStrings:rabbitmq"] = rabbit.ConnectionString;
-        settings["Wave:Build:QueueName"] = TestJobs.UniqueQueueName();
-        settings["Wave:Build:Concurrency"] = "1";
+        var settings = DistributedBuild.Settings(registries, "killed-builder", await postgres.CreateDatabaseAsync(cancellationToken), rabbit.ConnectionString);
         await using var api = await WaveTestHost.StartAsync(WaveRole.Api, settings);
 
-        var first = await StartBuilderAsync(settings);
+        var first = await DistributedBuild.StartBuilderAsync(settings);
         var dockerfile = $"FROM {registries.Images.DockerV2}\n{BuildApi.Nonce()}RUN echo started && sleep 8 && echo survived > /survived.txt\nCMD [\"cat\", \"/survived.txt\"]\n";
         var answer = await api.Client.PostContainerAsync(new
         {
@@ -40,17 +35,12 @@ public sealed class BuilderKilledTests(RegistryFixture registryFixture, Postgres
         var buildId = answer.Body!["buildId"]!.GetValue<string>();
 
         // Kill the builder once its RUN step is under way.
-        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(3);
-        while (!(await api.Client.LogsAsync(buildId)).Contains("started\n", StringComparison.Ordinal))
-        {
-            Assert.True(DateTime.UtcNow < deadline, $"the build's RUN step did not start; builder output:\n{first.Output}");
-            await Task.Delay(200, cancellationToken);
-        }
+        await DistributedBuild.WaitForLogLineAsync(api.Client, buildId, "started", first);
         await CrashAsync(first);
         await first.DisposeAsync();
         Assert.Equal("RUNNING", (await api.Client.RecordAsync(buildId))["status"]!.GetValue<string>());
 
-        await using var second = await StartBuilderAsync(settings);
+        await using var second = await DistributedBuild.StartBuilderAsync(settings);
         var status = await api.Client.WaitCompletedAsync(buildId);
 
         var logs = await api.Client.LogsAsync(buildId);
@@ -92,16 +82,4 @@ public sealed class BuilderKilledTests(RegistryFixture registryFixture, Postgres
         Assert.True(builder.HasExited || await builder.WaitForExitAsync(TimeSpan.FromSeconds(30)) != 0, "the builder was killed");
     }
 
-    internal static async Task<TestProcess> StartBuilderAsync(Dictionary<string, string?> settings)
-    {
-        var port = FreePort.Next();
-        var environment = settings.ToDictionary(s => s.Key.Replace(":", "__", StringComparison.Ordinal), s => s.Value);
-        environment["ASPNETCORE_URLS"] = $"http://127.0.0.1:{port}";
-        environment["Logging__LogLevel__Default"] = "Warning";
-        environment["Logging__LogLevel__Wave"] = "Information";
-        var dotnet = Environment.ProcessPath is { } host && Path.GetFileNameWithoutExtension(host) == "dotnet" ? host : "dotnet";
-        var builder = TestProcess.Start(dotnet, [Path.Combine(AppContext.BaseDirectory, "Wave.Builder.dll")], environment, AppContext.BaseDirectory);
-        await FreePort.WaitListeningAsync(port, TimeSpan.FromSeconds(60), () => builder.Output);
-        return builder;
-    }
 }

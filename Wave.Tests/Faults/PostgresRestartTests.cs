@@ -23,14 +23,9 @@ public sealed class PostgresRestartTests(RegistryFixture registryFixture, Rabbit
         var registries = await registryFixture.GetAsync();
         var rabbit = await rabbitFixture.GetAsync();
         await using var postgres = await PostgresServer.StartAsync();
-        var work = Path.Combine(Path.GetTempPath(), "wave-pg-restart-" + Guid.NewGuid().ToString("N")[..8]);
-        var settings = BuildHostFixture.Settings(registries, work);
-        settings["ConnectionStrings:postgres"] = await postgres.CreateDatabaseAsync(cancellationToken);
-        settings["ConnectionStrings:rabbitmq"] = rabbit.ConnectionString;
-        settings["Wave:Build:QueueName"] = TestJobs.UniqueQueueName();
-        settings["Wave:Build:Concurrency"] = "1";
+        var settings = DistributedBuild.Settings(registries, "pg-restart", await postgres.CreateDatabaseAsync(cancellationToken), rabbit.ConnectionString);
         await using var api = await WaveTestHost.StartAsync(WaveRole.Api, settings);
-        await using var builder = await BuilderKilledTests.StartBuilderAsync(settings);
+        await using var builder = await DistributedBuild.StartBuilderAsync(settings);
 
         var dockerfile = $"FROM {registries.Images.DockerV2}\n{BuildApi.Nonce()}RUN echo run-began && sleep 4 && echo while-postgres-was-down && sleep 15\n";
         var answer = await api.Client.PostContainerAsync(new
@@ -40,12 +35,7 @@ public sealed class PostgresRestartTests(RegistryFixture registryFixture, Rabbit
         });
         Assert.True(answer.Status == 200, answer.Text);
         var buildId = answer.Body!["buildId"]!.GetValue<string>();
-        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(3);
-        while (!(await api.Client.LogsAsync(buildId)).Contains("run-began\n", StringComparison.Ordinal))
-        {
-            Assert.True(DateTime.UtcNow < deadline, $"the build's RUN step did not start; builder output:\n{builder.Output}");
-            await Task.Delay(200, cancellationToken);
-        }
+        await DistributedBuild.WaitForLogLineAsync(api.Client, buildId, "run-began", builder);
 
         await postgres.StopAsync();
         var refused = await api.Client.PostContainerAsync(new

@@ -23,14 +23,9 @@ public sealed class RabbitMqRestartTests(RegistryFixture registryFixture, Postgr
         var registries = await registryFixture.GetAsync();
         var postgres = await postgresFixture.GetAsync();
         await using var rabbit = await RabbitMqServer.StartAsync();
-        var work = Path.Combine(Path.GetTempPath(), "wave-rabbit-restart-" + Guid.NewGuid().ToString("N")[..8]);
-        var settings = BuildHostFixture.Settings(registries, work);
-        settings["ConnectionStrings:postgres"] = await postgres.CreateDatabaseAsync(cancellationToken);
-        settings["ConnectionStrings:rabbitmq"] = rabbit.ConnectionString;
-        settings["Wave:Build:QueueName"] = TestJobs.UniqueQueueName();
-        settings["Wave:Build:Concurrency"] = "1";
+        var settings = DistributedBuild.Settings(registries, "rabbit-restart", await postgres.CreateDatabaseAsync(cancellationToken), rabbit.ConnectionString);
         await using var api = await WaveTestHost.StartAsync(WaveRole.Api, settings);
-        await using var builder = await BuilderKilledTests.StartBuilderAsync(settings);
+        await using var builder = await DistributedBuild.StartBuilderAsync(settings);
 
         // Long enough for a stop and a start of the node (a few seconds each here) while the RUN step sleeps.
         var dockerfile = $"FROM {registries.Images.DockerV2}\n{BuildApi.Nonce()}RUN echo run-began && sleep 30 && echo survived > /survived.txt\nCMD [\"cat\", \"/survived.txt\"]\n";
@@ -43,12 +38,7 @@ public sealed class RabbitMqRestartTests(RegistryFixture registryFixture, Postgr
         Assert.True(answer.Status == 200, answer.Text);
         var buildId = answer.Body!["buildId"]!.GetValue<string>();
 
-        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(3);
-        while (!(await api.Client.LogsAsync(buildId)).Contains("run-began\n", StringComparison.Ordinal))
-        {
-            Assert.True(DateTime.UtcNow < deadline, $"the build's RUN step did not start; builder output:\n{builder.Output}");
-            await Task.Delay(200, cancellationToken);
-        }
+        await DistributedBuild.WaitForLogLineAsync(api.Client, buildId, "run-began", builder);
         await rabbit.StopAsync();
         await rabbit.StartAgainAsync();
         Assert.Equal("RUNNING", (await api.Client.RecordAsync(buildId))["status"]!.GetValue<string>());
