@@ -88,8 +88,11 @@ public abstract class SqlBuildStore : IBuildStore
         return count;
     }
 
-    /// <summary>The migration of this instance, run once; a failed one is tried again by the next caller.</summary>
-    protected Task EnsureSchemaAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// The migration of this instance, run once; a failed one is tried again by the next caller. Stores sharing this
+    /// database (the container records) wait for it too, rather than migrating again.
+    /// </summary>
+    public Task EnsureSchemaAsync(CancellationToken cancellationToken)
     {
         Task<int> migration;
         lock (_gate)

@@ -9,17 +9,15 @@ namespace Wave.Core.Persistence;
 
 /// <summary>
 /// <see cref="IContainerRecordStore"/> over plain ADO.NET, for Postgres and SQLite alike (table
-/// <c>container_requests</c>, migration 0003). The schema belongs to the build store's migrations, which this store
-/// runs (once) before its first statement, as the host also does at start-up.
+/// <c>container_requests</c>, migration 0003). The schema belongs to the build store's migrations: this store waits
+/// for the build store's own once-per-instance migration (<see cref="SqlBuildStore.EnsureSchemaAsync"/>) before its
+/// first statement, so one process migrates once whichever store is used first.
 /// </summary>
-public abstract class SqlContainerRecordStore(Func<CancellationToken, Task<int>> migrate) : IContainerRecordStore
+public abstract class SqlContainerRecordStore(Func<CancellationToken, Task> ensureSchema) : IContainerRecordStore
 {
     private const string Columns =
         "token, user_id, user_name, user_email, workspace_id, platform_endpoint, request_ip, source_image, source_digest, " +
         "target_image, served_digest, platform, container_config, build_id, credentials_source, created_at, expires_at, revoked_at";
-
-    private readonly Lock _gate = new();
-    private Task<int>? _migration;
 
     protected abstract Task<DbConnection> OpenAsync(CancellationToken cancellationToken);
 
@@ -76,19 +74,7 @@ public abstract class SqlContainerRecordStore(Func<CancellationToken, Task<int>>
             [("token", token), ("digest", digest)], cancellationToken) == 1;
     }
 
-    private Task EnsureSchemaAsync(CancellationToken cancellationToken)
-    {
-        Task<int> migration;
-        lock (_gate)
-        {
-            if (_migration is null || _migration.IsFaulted || _migration.IsCanceled)
-            {
-                _migration = migrate(CancellationToken.None);
-            }
-            migration = _migration;
-        }
-        return migration.WaitAsync(cancellationToken);
-    }
+    private Task EnsureSchemaAsync(CancellationToken cancellationToken) => ensureSchema(cancellationToken);
 
     private ContainerRecord Read(DbDataReader reader) => new()
     {

@@ -7,7 +7,7 @@ using Wave.Core.Persistence;
 namespace Wave.ServiceDefaults.Postgres;
 
 /// <summary>The distributed mode's container records, in the build store's database and migrated by it.</summary>
-public sealed class PostgresContainerRecordStore(NpgsqlDataSource dataSource, PostgresBuildStore builds) : SqlContainerRecordStore(builds.MigrateAsync)
+public sealed class PostgresContainerRecordStore(NpgsqlDataSource dataSource, PostgresBuildStore builds) : SqlContainerRecordStore(builds.EnsureSchemaAsync)
 {
     protected override async Task<DbConnection> OpenAsync(CancellationToken cancellationToken) =>
         await dataSource.OpenConnectionAsync(cancellationToken);

@@ -7,7 +7,7 @@ using Wave.Core.Persistence;
 namespace Wave.ServiceDefaults.Sqlite;
 
 /// <summary>The embedded mode's container records: a table in the build store's SQLite file, migrated by it.</summary>
-public sealed class SqliteContainerRecordStore(SqliteBuildStore builds) : SqlContainerRecordStore(builds.MigrateAsync)
+public sealed class SqliteContainerRecordStore(SqliteBuildStore builds) : SqlContainerRecordStore(builds.EnsureSchemaAsync)
 {
     private readonly string _connectionString = new SqliteConnectionStringBuilder
     {
