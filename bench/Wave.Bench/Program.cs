@@ -232,29 +232,8 @@ if (options.Runs("memory"))
             pullToken = JsonNode.Parse(await issued.EnsureSuccessStatusCode().Content.ReadAsStringAsync())!["containerToken"]!.GetValue<string>();
         }
         var layerUrl = $"http://{fresh.Host}/v2/wt/{pullToken}/bench/app/blobs/{appLayers[0].GzipDigest}";
-        using (var warm = await memoryHttp.GetAsync(layerUrl))
-        {
-            warm.EnsureSuccessStatusCode();
-        }
-        var beforePulls = fresh.ResidentBytes();
         // Every pull has its headers and the start of its body, then stalls: Wave holds all of them open at once.
-        using var giveUp = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        var pulls = Enumerable.Range(0, options.ConcurrentPulls)
-            .Select(_ => memoryHttp.GetAsync(layerUrl, HttpCompletionOption.ResponseHeadersRead, giveUp.Token)).ToList();
-        await Task.WhenAny(Task.WhenAll(pulls), Task.Delay(TimeSpan.FromSeconds(20)));
-        var duringPulls = fresh.ResidentBytes();
-        var started = pulls.Count(p => p.IsCompletedSuccessfully);
-        await giveUp.CancelAsync();
-        foreach (var pull in pulls)
-        {
-            try
-            {
-                (await pull).Dispose();
-            }
-            catch (Exception e) when (e is OperationCanceledException or HttpRequestException)
-            {
-            }
-        }
+        var (beforePulls, duringPulls, started) = await HeldOpenPulls.MeasureAsync(memoryHttp, layerUrl, options.ConcurrentPulls, fresh.ResidentBytes);
         report.Memory($"RSS with {options.ConcurrentPulls:N0} concurrent streamed blob pulls ({started:N0} started within 20 s)", beforePulls, duringPulls, options.ConcurrentPulls);
     }
 }

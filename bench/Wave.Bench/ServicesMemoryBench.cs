@@ -50,28 +50,7 @@ public sealed class ServicesMemoryBench(RegistryServer registry, BenchOptions op
 
         var pullToken = JsonNode.Parse(await PostAsync(pullBody))!["containerToken"]!.GetValue<string>();
         var layerUrl = $"http://{proxy.Host}/v2/wt/{pullToken}/bench/app/blobs/{layerDigest}";
-        using (var warm = await http.GetAsync(layerUrl))
-        {
-            warm.EnsureSuccessStatusCode();
-        }
-        var beforePulls = proxy.ResidentBytes();
-        using var giveUp = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        var pulls = Enumerable.Range(0, options.ConcurrentPulls)
-            .Select(_ => http.GetAsync(layerUrl, HttpCompletionOption.ResponseHeadersRead, giveUp.Token)).ToList();
-        await Task.WhenAny(Task.WhenAll(pulls), Task.Delay(TimeSpan.FromSeconds(20)));
-        var duringPulls = proxy.ResidentBytes();
-        var started = pulls.Count(p => p.IsCompletedSuccessfully);
-        await giveUp.CancelAsync();
-        foreach (var pull in pulls)
-        {
-            try
-            {
-                (await pull).Dispose();
-            }
-            catch (Exception e) when (e is OperationCanceledException or HttpRequestException)
-            {
-            }
-        }
+        var (beforePulls, duringPulls, started) = await HeldOpenPulls.MeasureAsync(http, layerUrl, options.ConcurrentPulls, proxy.ResidentBytes);
         report.Memory($"distributed registry proxy: RSS with {options.ConcurrentPulls:N0} concurrent streamed blob pulls ({started:N0} started within 20 s)",
             beforePulls, duringPulls, options.ConcurrentPulls);
         try
