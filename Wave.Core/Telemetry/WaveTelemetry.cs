@@ -51,6 +51,9 @@ public static class WaveTelemetry
 
         public const string SourceImage = "wave.source.image";
         public const string Repository = "wave.registry.repository";
+
+        /// <summary>"hit" when an upstream blob was served from the proxy's disk cache, "miss" when streamed from its registry.</summary>
+        public const string BlobCache = "wave.blob.cache";
         public const string Reference = "wave.registry.reference";
         public const string Architecture = "wave.image.architecture";
         public const string MediaType = "wave.image.media_type";

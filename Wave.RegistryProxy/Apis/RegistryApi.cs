@@ -205,7 +205,22 @@ public static class RegistryApi
                 context.Response.Headers[DigestHeader] = route.Reference;
                 return TypedResults.Redirect(redirect.Location.ToString(), permanent: false, preserveMethod: true);
             default:
-                await StreamUpstreamBlobAsync(context, await upstreams.ForAsync(request, cancellationToken), source, route.Reference, head, cancellationToken);
+                var cache = context.RequestServices.GetRequiredService<BlobCache>();
+                if (cache.TryOpen(source.Registry, source.Repository, route.Reference) is { } cached)
+                {
+                    ProxyTelemetry.BlobCacheHit(true);
+                    context.Response.Headers[DigestHeader] = route.Reference;
+                    if (head)
+                    {
+                        await cached.Content.DisposeAsync();
+                        context.Response.ContentType = "application/octet-stream";
+                        context.Response.ContentLength = cached.Length;
+                        return TypedResults.Empty;
+                    }
+                    return TypedResults.Stream(cached.Content, "application/octet-stream", enableRangeProcessing: true);
+                }
+                ProxyTelemetry.BlobCacheHit(false);
+                await StreamUpstreamBlobAsync(context, await upstreams.ForAsync(request, cancellationToken), source, route.Reference, head, cache, cancellationToken);
                 return TypedResults.Empty;
         }
     }
@@ -215,7 +230,7 @@ public static class RegistryApi
     /// buffered whole, and hashed on the way: when the bytes do not match the digest the connection is aborted, so
     /// the client sees a failed download rather than a corrupt layer.
     /// </summary>
-    private static async Task StreamUpstreamBlobAsync(HttpContext context, RegistryClient registry, ImageReference source, string digest, bool head, CancellationToken cancellationToken)
+    private static async Task StreamUpstreamBlobAsync(HttpContext context, RegistryClient registry, ImageReference source, string digest, bool head, BlobCache cache, CancellationToken cancellationToken)
     {
         BlobResponse blob;
         try
@@ -244,7 +259,12 @@ public static class RegistryApi
         {
             return;
         }
-        var actual = await CopyVerifiedAsync(context, source, upstream, cancellationToken);
+        await using var cacheWriter = cache.StartWriting(source.Registry, source.Repository, digest, response.ContentLength);
+        var actual = await CopyVerifiedAsync(context, source, upstream, cacheWriter, cancellationToken);
+        if (actual == digest && cacheWriter is not null)
+        {
+            await cacheWriter.CommitAsync();
+        }
         if (actual != digest)
         {
             context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(RegistryApi))
@@ -261,7 +281,7 @@ public static class RegistryApi
     /// wrong never reaches the client complete; a body of unknown length goes out chunked, where an abort before the
     /// terminating chunk is equally a failed download.
     /// </summary>
-    private static async Task<string?> CopyVerifiedAsync(HttpContext context, ImageReference source, HttpResponseMessage upstream, CancellationToken cancellationToken)
+    private static async Task<string?> CopyVerifiedAsync(HttpContext context, ImageReference source, HttpResponseMessage upstream, BlobCache.Writer? cacheWriter, CancellationToken cancellationToken)
     {
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         var length = upstream.Content.Headers.ContentLength;
@@ -273,6 +293,10 @@ public static class RegistryApi
             {
                 var read = await body.ReadAsync(buffer, cancellationToken);
                 hash.AppendData(buffer.Span[..read]);
+                if (cacheWriter is not null && read > 0)
+                {
+                    await cacheWriter.WriteAsync(buffer[..read], cancellationToken);
+                }
                 return read;
             }
             catch (Exception e) when (e is IOException or HttpRequestException && !cancellationToken.IsCancellationRequested)

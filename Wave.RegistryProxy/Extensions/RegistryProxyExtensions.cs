@@ -22,6 +22,15 @@ public static class RegistryProxyExtensions
         builder.Services.AddSingleton<TokenContentStore>();
         builder.Services.AddSingleton<AugmentedImageResolver>();
         builder.Services.AddSingleton<BlobLocator>();
+        builder.Services.Configure<BlobCacheOptions>(builder.Configuration.GetSection("Wave:Proxy:BlobCache"));
+        builder.Services.PostConfigure<BlobCacheOptions>(cache =>
+        {
+            if (cache.Directory.Length == 0)
+            {
+                cache.Directory = Path.Combine(builder.Configuration[BuildStoreExtensions.DataDirectoryKey] ?? BuildStoreExtensions.DefaultDataDirectory, "blob-cache");
+            }
+        });
+        builder.Services.AddSingleton<BlobCache>();
         builder.Services.AddSingleton<PullAccounting>();
         builder.AddWaveBuildStore();
         builder.Services.AddSingleton<BuildWaiter>();

@@ -45,4 +45,13 @@ public static class ProxyTelemetry
         }
         WaveTelemetry.RecordPull(architecture, mediaType);
     }
+
+    /// <summary>An upstream blob served from the proxy's disk cache, or streamed from its registry.</summary>
+    public static void BlobCacheHit(bool hit)
+    {
+        if (Activity.Current is { } activity && activity.Source == WaveTelemetry.ActivitySource)
+        {
+            activity.SetTag(WaveTelemetry.Tags.BlobCache, hit ? "hit" : "miss");
+        }
+    }
 }

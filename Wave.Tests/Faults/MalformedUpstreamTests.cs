@@ -2,6 +2,9 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Text.Json.Nodes;
 
+using Microsoft.Extensions.DependencyInjection;
+
+using Wave.RegistryProxy.Content;
 using Wave.Tests.EndToEnd;
 using Wave.Tests.Infrastructure;
 
@@ -98,10 +101,10 @@ public sealed class MalformedUpstreamTests : IAsyncLifetime
     [Theory]
     [InlineData(UpstreamFault.TruncatedBlobs)]
     [InlineData(UpstreamFault.BlobsCutMidBody)]
-    public async Task A_spoilt_upstream_layer_is_never_delivered_as_complete(UpstreamFault fault)
+    public async Task A_spoilt_upstream_layer_is_never_delivered_as_complete_nor_cached(UpstreamFault fault)
     {
         var tokenPath = await RequestTokenPathAsync();
-        await AssertGoodPullAsync(tokenPath);
+        var cache = _wave.Services.GetRequiredService<BlobCache>();
         _upstream.Fault = fault;
         var layerPath = $"{tokenPath}/blobs/{_upstream.Layer.GzipDigest}";
         for (var attempt = 0; attempt < 3; attempt++)
@@ -117,11 +120,32 @@ public sealed class MalformedUpstreamTests : IAsyncLifetime
             {
                 // A broken download: what a client must see once the body has started.
             }
+            Assert.Null(cache.TryOpen(_upstream.Host, ScriptedUpstream.Repository, _upstream.Layer.GzipDigest));
         }
+
         _upstream.Fault = UpstreamFault.Honest;
-        var (goodStatus, goodBody, _) = await GetAsync(layerPath, accept: null);
-        Assert.Equal(HttpStatusCode.OK, goodStatus);
-        Assert.Equal(_upstream.Layer.GzipDigest, ScriptedUpstream.Sha256(goodBody));
+        await AssertGoodPullAsync(tokenPath);
+        using (var cached = cache.TryOpen(_upstream.Host, ScriptedUpstream.Repository, _upstream.Layer.GzipDigest)?.Content)
+        {
+            Assert.NotNull(cached);
+            Assert.Equal(_upstream.Layer.GzipDigest, ScriptedUpstream.Sha256(await ReadAllAsync(cached)));
+        }
+
+        // The verified copy is what later pulls get, whatever the upstream does meanwhile.
+        _upstream.Fault = fault;
+        var upstreamRequests = _upstream.Received.Count;
+        var (againStatus, againBody, againDigest) = await GetAsync(layerPath, accept: null);
+        Assert.Equal(HttpStatusCode.OK, againStatus);
+        Assert.Equal(_upstream.Layer.GzipDigest, ScriptedUpstream.Sha256(againBody));
+        Assert.Equal(_upstream.Layer.GzipDigest, againDigest);
+        Assert.Equal(upstreamRequests, _upstream.Received.Count);
+    }
+
+    private static async Task<byte[]> ReadAllAsync(Stream stream)
+    {
+        using var copy = new MemoryStream();
+        await stream.CopyToAsync(copy, TestContext.Current.CancellationToken);
+        return copy.ToArray();
     }
 
     [Theory]
