@@ -217,13 +217,50 @@ public static class RegistryApi
                         context.Response.ContentLength = cached.Length;
                         return TypedResults.Empty;
                     }
-                    return TypedResults.Stream(cached.Content, "application/octet-stream", enableRangeProcessing: true);
+                    if (context.Request.Headers.Range.Count > 0)
+                    {
+                        return TypedResults.Stream(cached.Content, "application/octet-stream", enableRangeProcessing: true);
+                    }
+                    await using (cached.Content)
+                    {
+                        await SendCachedBlobAsync(context, cached, cancellationToken);
+                    }
+                    return TypedResults.Empty;
                 }
                 ProxyTelemetry.BlobCacheHit(false);
                 await StreamUpstreamBlobAsync(context, await upstreams.ForAsync(request, cancellationToken), source, route.Reference, head, cache, cancellationToken);
                 return TypedResults.Empty;
         }
     }
+
+    /// <summary>
+    /// A whole cached blob, read straight into the response's buffers in large pieces (fewer sends than a stream
+    /// copy). A file that ends early (changed on disk since it was verified) aborts the download.
+    /// </summary>
+    private static async Task SendCachedBlobAsync(HttpContext context, BlobCache.Hit cached, CancellationToken cancellationToken)
+    {
+        context.Response.ContentType = "application/octet-stream";
+        context.Response.ContentLength = cached.Length;
+        context.Response.Headers.AcceptRanges = "bytes";
+        var writer = context.Response.BodyWriter;
+        var handle = cached.Content.SafeFileHandle;
+        for (long offset = 0; offset < cached.Length;)
+        {
+            var chunk = (int)Math.Min(CachedChunkBytes, cached.Length - offset);
+            var memory = writer.GetMemory(chunk)[..chunk];
+            var read = RandomAccess.Read(handle, memory.Span, offset); // from the page cache, as a rule: cheaper inline
+            if (read == 0)
+            {
+                context.Abort();
+                return;
+            }
+            writer.Advance(read);
+            offset += read;
+            await writer.FlushAsync(cancellationToken);
+        }
+    }
+
+    private const int CachedChunkBytes = 512 * 1024;
 
     /// <summary>
     /// Passes an upstream blob on: a redirect (to a CDN, say) goes to the client as it is; a body is streamed, never
@@ -293,10 +330,7 @@ public static class RegistryApi
             {
                 var read = await body.ReadAsync(buffer, cancellationToken);
                 hash.AppendData(buffer.Span[..read]);
-                if (cacheWriter is not null && read > 0)
-                {
-                    await cacheWriter.WriteAsync(buffer[..read], cancellationToken);
-                }
+                cacheWriter?.Write(buffer.Span[..read]);
                 return read;
             }
             catch (Exception e) when (e is IOException or HttpRequestException && !cancellationToken.IsCancellationRequested)

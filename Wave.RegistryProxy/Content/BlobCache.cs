@@ -93,7 +93,7 @@ public sealed class BlobCache
                 Mode = FileMode.Open,
                 Access = FileAccess.Read,
                 Share = FileShare.Read | FileShare.Delete,
-                Options = FileOptions.Asynchronous | FileOptions.SequentialScan,
+                Options = FileOptions.SequentialScan,
                 BufferSize = 0,
             });
             var entry = _entries.GetOrAdd(hex, _ => Add(file.Length));
@@ -117,11 +117,12 @@ public sealed class BlobCache
         try
         {
             var partial = Path.Combine(_partialDirectory, $"{hex}.{Guid.NewGuid():N}");
+            // Synchronous writes: each is a copy into the page cache, cheaper than handing it to another thread.
             var file = new FileStream(partial, new FileStreamOptions
             {
                 Mode = FileMode.CreateNew,
                 Access = FileAccess.Write,
-                Options = FileOptions.Asynchronous | FileOptions.SequentialScan,
+                Options = FileOptions.SequentialScan,
                 BufferSize = 0,
             });
             return new Writer(this, file, partial, hex, MarkerPath(registry, repository, hex));
@@ -155,7 +156,7 @@ public sealed class BlobCache
             _marker = marker;
         }
 
-        public async ValueTask WriteAsync(ReadOnlyMemory<byte> bytes, CancellationToken cancellationToken)
+        public void Write(ReadOnlySpan<byte> bytes)
         {
             if (_file is null)
             {
@@ -163,17 +164,17 @@ public sealed class BlobCache
             }
             try
             {
-                await _file.WriteAsync(bytes, cancellationToken);
+                _file.Write(bytes);
                 _written += bytes.Length;
                 if (_written > _cache._options.MaxBytes)
                 {
-                    await AbandonAsync();
+                    Abandon();
                 }
             }
             catch (IOException e)
             {
                 _cache._logger.LogWarning("Blob sha256:{Digest} is not cached: {Message}", _hex, e.Message);
-                await AbandonAsync();
+                Abandon();
             }
         }
 
@@ -196,21 +197,22 @@ public sealed class BlobCache
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
                 _cache._logger.LogWarning("Blob sha256:{Digest} is not cached: {Message}", _hex, e.Message);
-                await AbandonAsync();
+                Abandon();
             }
         }
 
-        private async ValueTask AbandonAsync()
+        private void Abandon()
         {
-            if (_file is not null)
-            {
-                await _file.DisposeAsync();
-                _file = null;
-            }
+            _file?.Dispose();
+            _file = null;
             File.Delete(_partial);
         }
 
-        public ValueTask DisposeAsync() => AbandonAsync();
+        public ValueTask DisposeAsync()
+        {
+            Abandon();
+            return ValueTask.CompletedTask;
+        }
     }
 
     private void Added(string hex, long bytes)

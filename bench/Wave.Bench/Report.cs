@@ -61,7 +61,7 @@ public sealed class Report
         Add(what, $"{F(directMBps, "N0")} MB/s", $"{F(waveMBps, "N0")} MB/s", $"{F(ratio, "0.00")}×", target, ratio >= 0.9);
     }
 
-    public void Time(string what, double directSeconds, double waveSeconds, string target)
+    public void Time(string what, double directSeconds, double waveSeconds, string? target)
     {
         var ratio = waveSeconds / directSeconds;
         Add(what, $"{F(directSeconds, "0.00")} s", $"{F(waveSeconds, "0.00")} s", $"{F(ratio, "0.00")}× time", target, ratio <= 1.05);

@@ -8,14 +8,34 @@ namespace Wave.Bench;
 public sealed class WaveProcess : IAsyncDisposable
 {
     private readonly TestProcess _process;
+    private readonly string _blobCache;
 
-    private WaveProcess(TestProcess process, int port)
+    private WaveProcess(TestProcess process, int port, string blobCache)
     {
         _process = process;
         Port = port;
+        _blobCache = blobCache;
     }
 
     public int Port { get; }
+
+    /// <summary>
+    /// Makes the next pull of a layer a first pull again (streamed, verified and written). A pull's file is committed
+    /// just after its last byte went out, so after a pull (<paramref name="afterPull"/>) this waits for that first.
+    /// </summary>
+    public async Task EmptyBlobCacheAsync(bool afterPull)
+    {
+        var content = Path.Combine(_blobCache, "sha256");
+        for (var waited = 0; afterPull && waited < 5000 && !(Directory.Exists(content) && Directory.EnumerateFiles(content).Any()); waited += 10)
+        {
+            await Task.Delay(10);
+        }
+        foreach (var file in Directory.Exists(content) ? Directory.EnumerateFiles(content) : [])
+        {
+            File.Delete(file);
+        }
+    }
+
     public int Pid => _process.Id;
     public string Host => $"127.0.0.1:{Port}";
     public Uri BaseAddress => new($"http://{Host}/");
@@ -23,7 +43,9 @@ public sealed class WaveProcess : IAsyncDisposable
     public static async Task<WaveProcess> StartAsync(string appHostDll, params string[] settings)
     {
         var port = FreePort.Next();
-        var process = TestProcess.Start("dotnet", [appHostDll, "--urls", $"http://127.0.0.1:{port}", .. settings], new Dictionary<string, string?>
+        // Every Wave starts with an empty blob cache of its own, removed when it stops.
+        var blobCache = Directory.CreateTempSubdirectory("wave-bench-blobs-").FullName;
+        var process = TestProcess.Start("dotnet", [appHostDll, "--urls", $"http://127.0.0.1:{port}", $"--Wave:Proxy:BlobCache:Directory={blobCache}", .. settings], new Dictionary<string, string?>
         {
             ["ASPNETCORE_ENVIRONMENT"] = "Production",
             ["Logging__LogLevel__Default"] = "Warning",
@@ -33,7 +55,7 @@ public sealed class WaveProcess : IAsyncDisposable
             ["Wave__RateLimits__Enabled"] = "false",
         }, Path.GetDirectoryName(appHostDll));
         await FreePort.WaitListeningAsync(port, TimeSpan.FromSeconds(30), () => process.Output);
-        return new WaveProcess(process, port);
+        return new WaveProcess(process, port, blobCache);
     }
 
     /// <summary>Resident set size of the process, from /proc.</summary>
@@ -51,7 +73,11 @@ public sealed class WaveProcess : IAsyncDisposable
         throw new InvalidOperationException("no VmRSS in /proc status");
     }
 
-    public ValueTask DisposeAsync() => _process.DisposeAsync();
+    public async ValueTask DisposeAsync()
+    {
+        await _process.DisposeAsync();
+        Directory.Delete(_blobCache, recursive: true);
+    }
 }
 
 /// <summary>A private dockerd (vfs storage, no networking), started like the test suite's Docker engine.</summary>
