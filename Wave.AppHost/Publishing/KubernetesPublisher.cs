@@ -223,6 +223,8 @@ public static class KubernetesPublisher
         },
     };
 
+    private const string BlobCacheMountPath = "/var/cache/wave/blobs";
+
     private static Dictionary<string, object> Deployment(ProjectResource project)
     {
         var env = new List<object>();
@@ -259,6 +261,12 @@ public static class KubernetesPublisher
             env.Add(new Dictionary<string, object> { ["name"] = "Wave__Build__Kubernetes__Connection", ["value"] = "in-cluster" });
             env.Add(new Dictionary<string, object> { ["name"] = "Wave__Build__Kubernetes__Namespace", ["value"] = BuildNamespace });
         }
+        if (project.Name == "registry-proxy")
+        {
+            // Verified upstream layers on the pod's own disk, a little under the volume's limit (which evicts the pod).
+            env.Add(new Dictionary<string, object> { ["name"] = "Wave__Proxy__BlobCache__Directory", ["value"] = BlobCacheMountPath });
+            env.Add(new Dictionary<string, object> { ["name"] = "Wave__Proxy__BlobCache__MaxBytes", ["value"] = (9L * 1024 * 1024 * 1024).ToString(System.Globalization.CultureInfo.InvariantCulture) });
+        }
 
         // A connection string read from the ConfigMap holds $(X_PASSWORD): Kubernetes expands it only in `value`, so
         // the connection strings that need a password are spelled out with the variable defined above them.
@@ -269,18 +277,28 @@ public static class KubernetesPublisher
         {
             podSpec["serviceAccountName"] = BuilderServiceAccount;
         }
-        podSpec["containers"] = new List<object>
+        var container = new Dictionary<string, object>
         {
-            new Dictionary<string, object>
-            {
-                ["name"] = project.Name,
-                ["image"] = ContainerImage(project),
-                ["env"] = expanded,
-                ["ports"] = new List<object> { new Dictionary<string, object> { ["name"] = "http", ["containerPort"] = HttpPort } },
-                ["readinessProbe"] = HttpProbe("/health"),
-                ["livenessProbe"] = HttpProbe("/alive"),
-            },
+            ["name"] = project.Name,
+            ["image"] = ContainerImage(project),
+            ["env"] = expanded,
+            ["ports"] = new List<object> { new Dictionary<string, object> { ["name"] = "http", ["containerPort"] = HttpPort } },
+            ["readinessProbe"] = HttpProbe("/health"),
+            ["livenessProbe"] = HttpProbe("/alive"),
         };
+        if (project.Name == "registry-proxy")
+        {
+            container["volumeMounts"] = new List<object> { new Dictionary<string, object> { ["name"] = "blob-cache", ["mountPath"] = BlobCacheMountPath } };
+            podSpec["volumes"] = new List<object>
+            {
+                new Dictionary<string, object>
+                {
+                    ["name"] = "blob-cache",
+                    ["emptyDir"] = new Dictionary<string, object> { ["sizeLimit"] = "10Gi" },
+                },
+            };
+        }
+        podSpec["containers"] = new List<object> { container };
         return new Dictionary<string, object>
         {
             ["apiVersion"] = "apps/v1",

@@ -71,6 +71,17 @@ public sealed class KubernetesPublishTests
             Assert.Equal(At(claim, "metadata", "name"), mount["name"]);
         }
 
+        // The proxy's blob cache lives on a size-limited emptyDir, and the cache's own limit stays below it.
+        var proxy = objects.Single(o => (string)o["kind"] == "Deployment" && (string)At(o, "metadata", "name") == "registry-proxy");
+        var proxyVolume = Map(List(At(proxy, "spec", "template", "spec", "volumes")).Single());
+        Assert.Equal("10Gi", At(proxyVolume, "emptyDir", "sizeLimit"));
+        var proxyContainer = Map(List(At(proxy, "spec", "template", "spec", "containers")).Single());
+        var proxyMount = Map(List(proxyContainer["volumeMounts"]).Single());
+        Assert.Equal(proxyVolume["name"], proxyMount["name"]);
+        var proxyEnv = List(proxyContainer["env"]).Select(Map).Where(e => e.ContainsKey("value")).ToDictionary(e => (string)e["name"], e => (string)e["value"]);
+        Assert.Equal(proxyMount["mountPath"], proxyEnv["Wave__Proxy__BlobCache__Directory"]);
+        Assert.True(long.Parse(proxyEnv["Wave__Proxy__BlobCache__MaxBytes"], System.Globalization.CultureInfo.InvariantCulture) < 10L * 1024 * 1024 * 1024);
+
         var builder = objects.Single(o => (string)o["kind"] == "Deployment" && (string)At(o, "metadata", "name") == "builder");
         Assert.Equal("wave-builder", At(builder, "spec", "template", "spec", "serviceAccountName"));
         var role = objects.Single(o => (string)o["kind"] == "Role");
