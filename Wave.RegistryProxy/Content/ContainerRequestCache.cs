@@ -43,8 +43,11 @@ public sealed class ContainerRequestCache
     /// <summary>Whether revocations are being received now, i.e. whether cached requests may be served.</summary>
     public bool IsListening => _revocations.Epoch != 0;
 
-    /// <summary>Completes once revocations are being received.</summary>
-    public Task WaitUntilListeningAsync(CancellationToken cancellationToken = default) => _revocations.WaitUntilListeningAsync(cancellationToken);
+    /// <summary>The revocation subscription's epoch: 0 while down, a new number after each resubscription.</summary>
+    public long SubscriptionEpoch => _revocations.Epoch;
+
+    /// <summary>Completes with the subscription's epoch once revocations are being received.</summary>
+    public Task<long> WaitUntilListeningAsync(CancellationToken cancellationToken = default) => _revocations.WaitUntilListeningAsync(cancellationToken);
 
     private static string Key(string token) => "request:" + token;
 
