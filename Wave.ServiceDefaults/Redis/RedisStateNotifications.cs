@@ -14,7 +14,7 @@ namespace Wave.ServiceDefaults.Redis;
 /// Channels carry the key prefix, like keys, because pub/sub channels are shared by every database of a server.
 /// </summary>
 public sealed class RedisStateNotifications(RedisConnection connection, string channelPrefix = RedisKeyValueStore.DefaultKeyPrefix,
-    ILoggerFactory? loggerFactory = null, TimeProvider? timeProvider = null) : IStateNotifications, IAsyncDisposable
+    ILoggerFactory? loggerFactory = null, TimeProvider? timeProvider = null) : IStateNotifications, IAsyncDisposable, IDisposable
 {
     private readonly ConcurrentDictionary<Subscription, byte> _subscriptions = new();
     private int _disposed;
@@ -55,6 +55,9 @@ public sealed class RedisStateNotifications(RedisConnection connection, string c
         }
         await Task.WhenAll(_subscriptions.Keys.Select(subscription => subscription.DisposeAsync().AsTask()));
     }
+
+    /// <summary>For a container disposed synchronously: the subscribers' loops end without needing the caller's context.</summary>
+    public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
 
     private sealed class Subscription(RedisStateNotifications owner, RedisSubscriber subscriber) : IStateSubscription
     {
