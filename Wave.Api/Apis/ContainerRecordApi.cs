@@ -3,6 +3,7 @@ using Microsoft.Extensions.Options;
 using Wave.Api.Records;
 using Wave.Api.Security;
 using Wave.Core.Requests;
+using Wave.Core.State;
 
 namespace Wave.Api.Apis;
 
@@ -26,12 +27,13 @@ public static class ContainerRecordApi
     }
 
     /// <summary>
-    /// Revokes at once: the token leaves the shared state (every proxy's next lookup misses it), in-process caches of
-    /// this process are told, and the record is marked. A proxy in another process may still serve it from its own
-    /// short cache (Wave:Proxy:RequestCacheTime, 5 s by default).
+    /// Revokes at once: the token leaves the shared state (every proxy's next lookup misses it), the revocation is
+    /// announced to every process (each registry proxy drops the token from its request cache on receipt, see
+    /// ContainerRequestCache), and the record is marked. When the state store cannot be reached the answer is 503 and
+    /// the revocation can simply be asked again.
     /// </summary>
     public static async Task<IResult> Revoke(string token, HttpContext context, IContainerRecordStore records, ContainerRequestStore requests,
-        IEnumerable<ITokenRevocationObserver> observers, IOptions<AdminOptions> admin, TimeProvider time, ILogger<ContainerRecorder> logger)
+        IOptions<AdminOptions> admin, TimeProvider time, ILogger<ContainerRecorder> logger)
     {
         var cancellationToken = context.RequestAborted;
         var account = BasicAccounts.Authenticate(context.Request.Headers.Authorization.ToString(), admin.Value.Accounts);
@@ -40,10 +42,16 @@ public static class ContainerRecordApi
             return BasicAccounts.Challenge(context, "Wave admin", "revoking a container token needs HTTP Basic credentials of a configured admin account (Wave:Admin:Accounts)");
         }
         var now = time.GetUtcNow();
-        var removed = await requests.DeleteAsync(token, cancellationToken);
-        foreach (var observer in observers)
+        bool removed;
+        try
         {
-            observer.Revoked(token);
+            removed = await requests.RevokeAsync(token, cancellationToken);
+        }
+        catch (StateUnavailableException e)
+        {
+            logger.LogWarning("Revoking container token {Token} failed: {Reason}", token, e.Message);
+            return ContainerApi.Error(StatusCodes.Status503ServiceUnavailable,
+                $"container token '{token}' could not be revoked now, retry: Wave's state store is unavailable: {e.Message}");
         }
         var recorded = ContainerTokens.IsWellFormed(token) && await records.MarkRevokedAsync(token, now, cancellationToken);
         if (!removed && !recorded)

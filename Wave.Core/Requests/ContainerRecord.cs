@@ -70,15 +70,6 @@ public interface IContainerRecordStore
     Task<bool> SetServedDigestAsync(string token, string digest, CancellationToken cancellationToken);
 }
 
-/// <summary>
-/// Told when a token is revoked, in the process that revokes it: lets in-process caches (the registry proxy's, in
-/// embedded mode) forget the token at once rather than when their entry expires.
-/// </summary>
-public interface ITokenRevocationObserver
-{
-    void Revoked(string token);
-}
-
 public static class ContainerRecords
 {
     /// <summary>The record of a request just issued.</summary>

@@ -1,6 +1,5 @@
 using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
 
-using Wave.Core.Requests;
 using Wave.RegistryProxy.Apis;
 using Wave.RegistryProxy.Builds;
 using Wave.RegistryProxy.Content;
@@ -16,7 +15,7 @@ public static class RegistryProxyExtensions
         builder.Services.Configure<RegistryProxyOptions>(builder.Configuration.GetSection("Wave:Proxy"));
         builder.Services.AddSingleton<ProxyMemoryCache>();
         builder.Services.AddSingleton<ContainerRequestCache>();
-        builder.Services.AddSingleton<ITokenRevocationObserver>(services => services.GetRequiredService<ContainerRequestCache>());
+        builder.Services.AddHostedService<ContainerRequestCacheStarter>();
         builder.Services.AddSingleton<UpstreamRegistries>();
         builder.AddWaveContainerRecords();
         builder.Services.AddSingleton<TokenContentStore>();

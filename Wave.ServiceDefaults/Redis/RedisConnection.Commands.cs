@@ -59,6 +59,14 @@ public sealed partial class RedisConnection
         return fields;
     }
 
+    /// <summary>
+    /// PUBLISH: sends the message to every client subscribed to the channel at this moment (see
+    /// <see cref="RedisSubscriber"/>); the number of subscribers that received it. Pub/sub channels ignore the
+    /// database number: every client of the server shares them.
+    /// </summary>
+    public async Task<long> PublishAsync(string channel, byte[] message, CancellationToken cancellationToken = default) =>
+        (await ExecuteAsync(["PUBLISH", channel, message], cancellationToken)).AsInt64();
+
     public Task<RedisReply> EvalAsync(string script, IReadOnlyList<string> keys, IReadOnlyList<object> arguments, CancellationToken cancellationToken = default) =>
         ExecuteAsync([(object)"EVAL", script, keys.Count, .. keys, .. arguments], cancellationToken);
 

@@ -50,6 +50,15 @@ internal sealed class RedisSession
 
     public static async Task<RedisSession> OpenAsync(RedisConnectionOptions options, CancellationToken cancellationToken)
     {
+        var (socket, stream) = await ConnectAsync(options, cancellationToken);
+        var session = new RedisSession(socket, stream, options.Endpoint);
+        session.Start();
+        return session;
+    }
+
+    /// <summary>A TCP connection to the server (TLS when the options say so), before any command: also the subscriber's.</summary>
+    internal static async Task<(Socket Socket, Stream Stream)> ConnectAsync(RedisConnectionOptions options, CancellationToken cancellationToken)
+    {
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         try
         {
@@ -62,9 +71,7 @@ internal sealed class RedisSession
                 await ssl.AuthenticateAsClientAsync(new SslClientAuthenticationOptions { TargetHost = options.Host }, cancellationToken);
                 stream = ssl;
             }
-            var session = new RedisSession(socket, stream, options.Endpoint);
-            session.Start();
-            return session;
+            return (socket, stream);
         }
         catch
         {

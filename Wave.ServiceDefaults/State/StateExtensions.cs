@@ -9,7 +9,10 @@ using Wave.ServiceDefaults.Redis;
 
 namespace Microsoft.Extensions.Hosting;
 
-/// <summary>Where the services keep their shared state: Redis when Aspire gave a connection string, memory otherwise.</summary>
+/// <summary>
+/// Where the services keep their shared state, and how they tell each other it changed (<see cref="IStateNotifications"/>):
+/// Redis when Aspire gave a connection string, process memory otherwise.
+/// </summary>
 public static class StateExtensions
 {
     /// <summary>The Aspire resource name of Redis: ConnectionStrings:redis (ConnectionStrings__redis).</summary>
@@ -24,12 +27,17 @@ public static class StateExtensions
         {
             builder.Services.TryAddSingleton(TimeProvider.System);
             builder.Services.TryAddSingleton<IKeyValueStore>(services => new InMemoryKeyValueStore(services.GetRequiredService<TimeProvider>()));
+            builder.Services.TryAddSingleton<IStateNotifications>(services => new InMemoryStateNotifications(services.GetService<ILogger<InMemoryStateNotifications>>()));
             return builder;
         }
         builder.AddRedisClient(RedisConnectionName);
         var prefix = builder.Configuration[KeyPrefixKey] ?? RedisKeyValueStore.DefaultKeyPrefix;
         builder.Services.TryAddSingleton<IKeyValueStore>(services =>
             new RedisKeyValueStore(services.GetRequiredKeyedService<RedisConnection>(RedisConnectionName), prefix));
+        // Subscriptions are made on demand (the registry proxy's request cache): a service that only publishes, or
+        // does neither, opens no subscriber connection.
+        builder.Services.TryAddSingleton<IStateNotifications>(services => new RedisStateNotifications(
+            services.GetRequiredKeyedService<RedisConnection>(RedisConnectionName), prefix, services.GetService<ILoggerFactory>(), services.GetService<TimeProvider>()));
         return builder;
     }
 

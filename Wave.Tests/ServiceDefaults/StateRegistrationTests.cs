@@ -23,6 +23,7 @@ public sealed class StateRegistrationTests
         await using var app = builder.Build();
 
         Assert.IsType<InMemoryKeyValueStore>(app.Services.GetRequiredService<IKeyValueStore>());
+        Assert.IsType<InMemoryStateNotifications>(app.Services.GetRequiredService<IStateNotifications>());
         Assert.Null(app.Services.GetService<RedisConnection>());
     }
 
@@ -42,6 +43,8 @@ public sealed class StateRegistrationTests
         using var http = new HttpClient { BaseAddress = await app.StartOnLoopbackAsync() };
 
         var store = Assert.IsType<RedisKeyValueStore>(app.Services.GetRequiredService<IKeyValueStore>());
+        // Notification channels carry the key prefix too: pub/sub is shared by every database of a server.
+        Assert.Equal("registration-test:", Assert.IsType<RedisStateNotifications>(app.Services.GetRequiredService<IStateNotifications>()).ChannelPrefix);
         await store.SetAsync("k", [1, 2, 3], null, Token);
         var connection = app.Services.GetRequiredService<RedisConnection>();
         Assert.Same(connection, app.Services.GetRequiredKeyedService<RedisConnection>("redis"));
