@@ -337,7 +337,16 @@ public sealed class BuildRunner(
             : "--- the build was completed elsewhere while this builder ran it; this run stopped ---\n";
         if (sink is not null)
         {
+            // What the stopped run printed, then why it stopped.
             await sink.AppendAsync(text, CancellationToken.None);
+            try
+            {
+                await sink.FlushAsync(CancellationToken.None);
+            }
+            catch (Exception e)
+            {
+                logger.LogWarning(e, "Could not add to the log of build {BuildId}", buildId);
+            }
         }
         else
         {
