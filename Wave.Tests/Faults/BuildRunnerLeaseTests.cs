@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
@@ -184,5 +185,37 @@ public sealed class BuildRunnerLeaseTests(RegistryFixture registryFixture, Postg
             }
             return inner.RunAsync(job, pushCredentials, log, cancellationToken);
         }
+    }
+}
+
+/// <summary>The lease's settings as configuration gives them (<c>Wave:Build:Lease</c>), and the ones refused.</summary>
+public sealed class BuildLeaseOptionsTests
+{
+    [Fact]
+    public void The_renew_interval_defaults_to_a_third_of_the_timeout_and_the_section_overrides_it()
+    {
+        var defaults = new BuildLeaseOptions();
+        defaults.Validate();
+        Assert.Equal(TimeSpan.FromSeconds(30), defaults.Timeout);
+        Assert.Equal(TimeSpan.FromSeconds(10), defaults.EffectiveRenewInterval);
+
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Wave:Build:Lease:Timeout"] = "00:01:00",
+            ["Wave:Build:Lease:PollInterval"] = "00:00:05",
+        }).Build();
+        var bound = new BuildLeaseOptions();
+        configuration.GetSection(BuildLeaseOptions.Section).Bind(bound);
+        bound.Validate();
+        Assert.Equal(TimeSpan.FromSeconds(20), bound.EffectiveRenewInterval);
+        Assert.Equal(TimeSpan.FromSeconds(5), bound.PollInterval);
+    }
+
+    [Fact]
+    public void A_lease_renewed_no_more_often_than_it_expires_is_refused()
+    {
+        Assert.Throws<ArgumentOutOfRangeException>(() => new BuildLeaseOptions { Timeout = TimeSpan.FromSeconds(10), RenewInterval = TimeSpan.FromSeconds(10) }.Validate());
+        Assert.Throws<ArgumentOutOfRangeException>(() => new BuildLeaseOptions { Timeout = TimeSpan.Zero }.Validate());
+        Assert.Throws<ArgumentOutOfRangeException>(() => new BuildLeaseOptions { PollInterval = TimeSpan.Zero }.Validate());
     }
 }
