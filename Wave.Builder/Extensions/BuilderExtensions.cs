@@ -18,6 +18,12 @@ public static class BuilderExtensions
         builder.AddWaveBuildQueue();
         builder.Services.Configure<BuildOptions>(builder.Configuration.GetSection(BuildOptions.Section));
         builder.Services.Configure<StalledBuildOptions>(builder.Configuration.GetSection("Wave:Build:Stalled"));
+        builder.Services.AddOptions<BuildLeaseOptions>().Bind(builder.Configuration.GetSection(BuildLeaseOptions.Section))
+            .Validate(options =>
+            {
+                options.Validate();
+                return true;
+            }).ValidateOnStart();
 
         var backend = builder.Configuration[BackendKey] ?? "local";
         switch (backend.ToLowerInvariant())

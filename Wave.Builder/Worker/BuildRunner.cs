@@ -10,23 +10,41 @@ using Wave.Core.Telemetry;
 namespace Wave.Builder.Worker;
 
 /// <summary>
-/// Runs one delivered job to a terminal state: takes ownership of the build in the store, fetches remote layers, runs
-/// the backend with the log going to the store, and records the outcome. Returning means "acknowledge"; throwing
-/// (or being cancelled by shutdown) gives the job back to the queue. The store's conditional updates make a job that
-/// is delivered twice end exactly once.
+/// Runs one delivered job to a terminal state: takes the build's lease in the store, fetches remote layers, runs the
+/// backend with the log going to the store while renewing the lease, and records the outcome. Returning means
+/// "acknowledge"; throwing (or being cancelled by shutdown) gives the job back to the queue. The lease makes a job that
+/// is delivered to two builders run on one of them only, and the store's conditional updates make it end exactly once.
 /// </summary>
 public sealed class BuildRunner(
     IBuildStore store,
     IBuildBackend backend,
     RemoteLayerFetcher layers,
     IOptions<RegistryOptions> registries,
+    IOptions<BuildLeaseOptions> leaseOptions,
     TimeProvider time,
     ILogger<BuildRunner> logger)
 {
     // Builds this process is running now. A broker restart (or a dropped connection) sends a job back to the queue
     // while its build goes on here; the recovered consumer then receives it again. That redelivery must not start a
-    // second run of the same build: it waits for the run in progress and is acknowledged with it.
+    // second run of the same build: it waits for the run in progress and is acknowledged with it. (Delivered to another
+    // builder instead, it finds the build's lease held and waits there: see TakeLeaseAsync.)
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, Task> _running = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Who this builder is to the build store's leases: unique per runner (one per builder process), never reused, so
+    /// that a restarted builder does not mistake its predecessor's leases for its own.
+    /// </summary>
+    public string InstanceId { get; } = $"{Environment.MachineName}/{Environment.ProcessId}/{Guid.NewGuid().ToString("N")[..12]}";
+
+    private BuildLeaseOptions Lease
+    {
+        get
+        {
+            var options = leaseOptions.Value;
+            options.Validate();
+            return options;
+        }
+    }
 
     public async Task RunAsync(BuildDelivery delivery, CancellationToken cancellationToken)
     {
@@ -91,7 +109,7 @@ public sealed class BuildRunner(
     /// A store call tried again while the database cannot be reached (restarting, failing over): a job given back at
     /// once would come straight back and use up its deliveries in seconds, and a build that ran would be run again.
     /// </summary>
-    private async Task<bool> RetryAsync(string what, string buildId, Func<CancellationToken, Task<bool>> call, CancellationToken cancellationToken)
+    private async Task<T> RetryAsync<T>(string what, string buildId, Func<CancellationToken, Task<T>> call, CancellationToken cancellationToken)
     {
         var started = time.GetTimestamp();
         var delay = TimeSpan.FromMilliseconds(250);
@@ -125,54 +143,234 @@ public sealed class BuildRunner(
     private async Task RunOnceAsync(BuildDelivery delivery, CancellationToken cancellationToken)
     {
         var job = delivery.Job;
-        if (!await RetryAsync("take", job.BuildId, ct => store.TryMarkRunningAsync(job.BuildId, time.GetUtcNow(), delivery.Redelivered, ct), cancellationToken))
+        var lease = await TakeLeaseAsync(delivery, cancellationToken);
+        if (lease is null)
         {
-            var record = await store.FindAsync(job.BuildId, cancellationToken);
-            logger.LogInformation("Build {BuildId} is not taken (delivery {Delivery}): it is {State}",
-                job.BuildId, delivery.DeliveryCount, record is null ? "unknown" : record.Status.ToWire());
             return;
         }
-        logger.LogInformation("Build {BuildId} of {TargetImage} ({Platform}) started (delivery {Delivery})",
-            job.BuildId, job.TargetImage, job.Platform, delivery.DeliveryCount);
+        var restarted = lease.Status == BuildStatus.Running;
+        logger.LogInformation("Build {BuildId} of {TargetImage} ({Platform}) started (delivery {Delivery}, builder {Builder})",
+            job.BuildId, job.TargetImage, job.Platform, delivery.DeliveryCount, InstanceId);
         WaveTelemetry.RecordBuildStarted();
 
-        var sink = new StoreLogSink(store, job.BuildId, time, logger);
-        BuildOutcome outcome;
+        // The heartbeat runs until the outcome is about to be recorded; should the lease be lost meanwhile (another
+        // builder took it over after this one could not renew it in time), the backend is cancelled and this run ends
+        // without an outcome: the build belongs to the lease's holder now.
+        using var run = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        using var stopHeartbeat = new CancellationTokenSource();
+        var loss = new LeaseLoss();
+        var heartbeat = KeepLeaseAsync(job.BuildId, run, loss, stopHeartbeat.Token);
+        var settled = false;
         try
         {
-            if (delivery.Redelivered)
+            var sink = new StoreLogSink(store, job.BuildId, time, logger);
+            BuildOutcome outcome;
+            try
             {
-                await sink.AppendAsync($"--- build started again: the builder that ran it stopped before it finished (delivery {delivery.DeliveryCount}) ---\n", cancellationToken);
+                if (restarted)
+                {
+                    await sink.AppendAsync(lease.Owner is null
+                        ? $"--- build started again: the builder that ran it stopped before it finished (delivery {delivery.DeliveryCount}) ---\n"
+                        : $"--- build started again: the builder that ran it stopped renewing its lease {Since(lease.HeartbeatAt)} (delivery {delivery.DeliveryCount}) ---\n",
+                        cancellationToken);
+                }
+                outcome = await BuildAsync(job, sink, run.Token);
+                await RetryAsync("write the log of", job.BuildId, async ct =>
+                {
+                    await sink.FlushAsync(ct);
+                    return true;
+                }, cancellationToken);
             }
-            outcome = await BuildAsync(job, sink, cancellationToken);
-            await RetryAsync("write the log of", job.BuildId, async ct =>
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested && loss.Lease is { } lost)
             {
-                await sink.FlushAsync(ct);
-                return true;
-            }, cancellationToken);
+                settled = true;
+                await LostLeaseAsync(job.BuildId, lost, sink);
+                return;
+            }
+            finally
+            {
+                await sink.DisposeAsync();
+            }
+
+            if (outcome.Succeeded && job.ContextFiles.ContainsKey(Core.Builds.Templates.CondaTemplate.EnvironmentFileName))
+            {
+                await KeepCondaLockAsync(job.BuildId, cancellationToken);
+            }
+            await stopHeartbeat.CancelAsync();
+            await heartbeat;
+            if (loss.Lease is { } lostAfterRun)
+            {
+                settled = true;
+                await LostLeaseAsync(job.BuildId, lostAfterRun, null);
+                return;
+            }
+            // Once the build ran, its outcome is recorded even if shutdown began meanwhile; only the lease's holder may.
+            settled = true;
+            if (await RetryAsync("record the outcome of", job.BuildId, ct => store.TryCompleteAsync(job.BuildId, InstanceId, outcome, time.GetUtcNow(), ct), CancellationToken.None))
+            {
+                WaveTelemetry.RecordBuildCompleted(outcome.Succeeded, outcome.Duration);
+                Activity.Current?.SetTag(WaveTelemetry.Tags.BuildResult, outcome.Succeeded ? "succeeded" : "failed");
+                logger.LogInformation("Build {BuildId} completed: {Result} in {Duration:0.0} s", job.BuildId,
+                    outcome.Succeeded ? "succeeded" : "failed (" + outcome.FailureReason + ")", outcome.Duration.TotalSeconds);
+            }
+            else
+            {
+                logger.LogWarning("Build {BuildId} had already been completed elsewhere, or another builder took its lease over; this run's outcome is not recorded",
+                    job.BuildId);
+            }
         }
         finally
         {
-            await sink.DisposeAsync();
+            await stopHeartbeat.CancelAsync();
+            await heartbeat;
+            if (!settled)
+            {
+                // Ended without an outcome (shutdown, a store that stayed unreachable, a backend failure): the job goes
+                // back to the queue, and its next delivery need not wait for this builder's heartbeat to expire.
+                await ReleaseLeaseAsync(job.BuildId);
+            }
         }
+    }
 
-        if (outcome.Succeeded && job.ContextFiles.ContainsKey(Core.Builds.Templates.CondaTemplate.EnvironmentFileName))
+    /// <summary>
+    /// Takes the build's lease for this builder. When another live builder holds it (the job was handed out again while
+    /// the build runs there, as after a broker restart), waits, bounded by the build's timeout and a margin, until the
+    /// build is completed (null: acknowledge) or that builder's heartbeat expires (it died: the lease is taken over and
+    /// the build runs here again). Null too for a build that is completed or unknown.
+    /// </summary>
+    private async Task<BuildLease?> TakeLeaseAsync(BuildDelivery delivery, CancellationToken cancellationToken)
+    {
+        var job = delivery.Job;
+        var settings = Lease;
+        var waitStarted = time.GetTimestamp();
+        var longestWait = job.Timeout + settings.Timeout * 2 + TimeSpan.FromMinutes(1);
+        string? waitingFor = null;
+        while (true)
         {
-            await KeepCondaLockAsync(job.BuildId, cancellationToken);
+            var lease = await RetryAsync("take", job.BuildId,
+                ct => store.TryTakeLeaseAsync(job.BuildId, InstanceId, time.GetUtcNow(), settings.Timeout, ct), cancellationToken);
+            switch (lease.Outcome)
+            {
+                case BuildLeaseOutcome.Acquired:
+                    if (waitingFor is not null)
+                    {
+                        logger.LogWarning("Build {BuildId}: builder {Owner} stopped renewing its lease {Since}; it is run here again (delivery {Delivery})",
+                            job.BuildId, lease.Owner ?? waitingFor, Since(lease.HeartbeatAt), delivery.DeliveryCount);
+                    }
+                    return lease;
+                case BuildLeaseOutcome.HeldByAnother:
+                    if (!string.Equals(waitingFor, lease.Owner, StringComparison.Ordinal))
+                    {
+                        waitingFor = lease.Owner;
+                        logger.LogInformation("Build {BuildId} delivered here (delivery {Delivery}) while builder {Owner} runs it; waiting for that run",
+                            job.BuildId, delivery.DeliveryCount, lease.Owner);
+                        await TryAppendAsync(job.BuildId,
+                            $"--- this build's job was delivered to another builder too (delivery {delivery.DeliveryCount}); it waits for the run in progress instead of building twice ---\n",
+                            cancellationToken);
+                    }
+                    if (time.GetElapsedTime(waitStarted) > longestWait)
+                    {
+                        logger.LogWarning("Build {BuildId} is still run by builder {Owner} after {Minutes:0} min of waiting; this delivery is acknowledged and the build left to its owner (and the stalled-build sweeper)",
+                            job.BuildId, lease.Owner, time.GetElapsedTime(waitStarted).TotalMinutes);
+                        return null;
+                    }
+                    await Task.Delay(settings.PollInterval, time, cancellationToken);
+                    break;
+                default:
+                    logger.LogInformation("Build {BuildId} is not taken (delivery {Delivery}): it is {State}",
+                        job.BuildId, delivery.DeliveryCount, lease.Outcome == BuildLeaseOutcome.Completed ? "COMPLETED" : "unknown");
+                    return null;
+            }
         }
-        // Once the build ran, its outcome is recorded even if shutdown began meanwhile.
-        if (await RetryAsync("record the outcome of", job.BuildId, ct => store.TryCompleteAsync(job.BuildId, outcome, time.GetUtcNow(), ct), CancellationToken.None))
+    }
+
+    /// <summary>What the store said when a running build's lease could not be renewed; set before the run is cancelled.</summary>
+    private sealed class LeaseLoss
+    {
+        private BuildLease? _lease;
+
+        public BuildLease? Lease
         {
-            WaveTelemetry.RecordBuildCompleted(outcome.Succeeded, outcome.Duration);
-            Activity.Current?.SetTag(WaveTelemetry.Tags.BuildResult, outcome.Succeeded ? "succeeded" : "failed");
-            logger.LogInformation("Build {BuildId} completed: {Result} in {Duration:0.0} s", job.BuildId,
-                outcome.Succeeded ? "succeeded" : "failed (" + outcome.FailureReason + ")", outcome.Duration.TotalSeconds);
+            get => Volatile.Read(ref _lease);
+            set => Volatile.Write(ref _lease, value);
+        }
+    }
+
+    /// <summary>
+    /// Renews the lease every <see cref="BuildLeaseOptions.EffectiveRenewInterval"/> until <paramref name="stop"/>.
+    /// When the lease is lost (taken over, or the build completed elsewhere) it says so in <paramref name="loss"/>,
+    /// cancels <paramref name="run"/> and ends. A store that cannot be reached is tried again at the next tick: nobody
+    /// else can take the lease meanwhile unless it expires. Never throws.
+    /// </summary>
+    private async Task KeepLeaseAsync(string buildId, CancellationTokenSource run, LeaseLoss loss, CancellationToken stop)
+    {
+        var settings = Lease;
+        while (true)
+        {
+            try
+            {
+                await Task.Delay(settings.EffectiveRenewInterval, time, stop);
+                var lease = await store.TryTakeLeaseAsync(buildId, InstanceId, time.GetUtcNow(), settings.Timeout, stop);
+                if (!lease.Acquired)
+                {
+                    logger.LogWarning("Build {BuildId}: this builder lost its lease ({Outcome}, holder {Owner}); its run stops", buildId, lease.Outcome, lease.Owner ?? "none");
+                    loss.Lease = lease;
+                    await run.CancelAsync();
+                    return;
+                }
+            }
+            catch (OperationCanceledException) when (stop.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e)
+            {
+                logger.LogWarning("Could not renew the lease of build {BuildId} ({Error}); trying again in {Interval:0.0} s", buildId, e.Message, settings.EffectiveRenewInterval.TotalSeconds);
+            }
+        }
+    }
+
+    private async Task LostLeaseAsync(string buildId, BuildLease lost, StoreLogSink? sink)
+    {
+        var text = lost.Outcome == BuildLeaseOutcome.HeldByAnother
+            ? $"--- this builder could not renew its lease in time and builder {lost.Owner} took the build over; this run stopped ---\n"
+            : "--- the build was completed elsewhere while this builder ran it; this run stopped ---\n";
+        if (sink is not null)
+        {
+            // What the stopped run printed, then why it stopped.
+            await sink.AppendAsync(text, CancellationToken.None);
+            try
+            {
+                await sink.FlushAsync(CancellationToken.None);
+            }
+            catch (Exception e)
+            {
+                logger.LogWarning(e, "Could not add to the log of build {BuildId}", buildId);
+            }
         }
         else
         {
-            logger.LogWarning("Build {BuildId} had already been completed elsewhere; this run's outcome is not recorded", job.BuildId);
+            await TryAppendAsync(buildId, text, CancellationToken.None);
+        }
+        logger.LogWarning("Build {BuildId}: run stopped without an outcome, the lease is {Outcome} ({Owner}); this delivery is acknowledged",
+            buildId, lost.Outcome, lost.Owner ?? "none");
+    }
+
+    private async Task ReleaseLeaseAsync(string buildId)
+    {
+        try
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            await store.ReleaseLeaseAsync(buildId, InstanceId, timeout.Token);
+        }
+        catch (Exception e)
+        {
+            logger.LogWarning("Could not release the lease of build {BuildId} ({Error}); it expires by itself", buildId, e.Message);
         }
     }
+
+    private string Since(DateTimeOffset? heartbeat) =>
+        heartbeat is { } at ? $"{(time.GetUtcNow() - at).TotalSeconds:0} s ago" : "long ago";
 
     private async Task<BuildOutcome> BuildAsync(BuildJob job, StoreLogSink sink, CancellationToken cancellationToken)
     {

@@ -25,13 +25,42 @@ public interface IBuildStore
     /// <paramref name="redelivered"/> (the job came back because the previous worker died before acking); never once
     /// COMPLETED or for an unknown id.
     /// </summary>
+    /// <remarks>Takes no lease: builders use <see cref="TryTakeLeaseAsync"/>, which also marks the build RUNNING.</remarks>
     Task<bool> TryMarkRunningAsync(string buildId, DateTimeOffset startedAt, bool redelivered, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Takes or renews the lease of a build for <paramref name="owner"/> (a builder's instance id), in one atomic step:
+    /// it succeeds when nobody holds the lease, when <paramref name="owner"/> does, or when the holder's last heartbeat
+    /// is older than <paramref name="leaseTimeout"/> before <paramref name="now"/> (the holder died); never for a
+    /// COMPLETED or unknown build. On success the build is RUNNING, owned by <paramref name="owner"/>, with its heartbeat
+    /// at <paramref name="now"/>; <c>started_at</c> is set when the build was PENDING or changes hands, and kept on a
+    /// renewal.
+    /// </summary>
+    Task<BuildLease> TryTakeLeaseAsync(string buildId, string owner, DateTimeOffset now, TimeSpan leaseTimeout, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Gives the lease up when its run ends without an outcome (shutdown, a failure before completion), so that the
+    /// job's next delivery may run the build at once rather than wait for the heartbeat to expire. True when
+    /// <paramref name="owner"/> held it; the build stays RUNNING.
+    /// </summary>
+    Task<bool> ReleaseLeaseAsync(string buildId, string owner, CancellationToken cancellationToken);
+
+    /// <summary>Who holds the build's lease and since when it last renewed it; null when nobody does or for an unknown build.</summary>
+    Task<BuildLeaseHolder?> FindLeaseAsync(string buildId, CancellationToken cancellationToken);
 
     /// <summary>
     /// Records the outcome; true only for the one call that completed the build. Later (or concurrent) calls return
     /// false and leave the first outcome untouched.
     /// </summary>
+    /// <remarks>Releases the lease, whoever held it.</remarks>
     Task<bool> TryCompleteAsync(string buildId, BuildOutcome outcome, DateTimeOffset completedAt, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// <see cref="TryCompleteAsync(string, BuildOutcome, DateTimeOffset, CancellationToken)"/> for the holder of the
+    /// lease only: false, and nothing changed, when the build is completed already or <paramref name="leaseOwner"/> no
+    /// longer holds its lease (another builder took it over and will record its own outcome).
+    /// </summary>
+    Task<bool> TryCompleteAsync(string buildId, string leaseOwner, BuildOutcome outcome, DateTimeOffset completedAt, CancellationToken cancellationToken);
 
     /// <summary>
     /// Appends to the build's log. Once the log reached the store's size cap the rest is dropped and the log marked

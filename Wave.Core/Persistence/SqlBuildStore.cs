@@ -159,19 +159,94 @@ public abstract class SqlBuildStore : IBuildStore
         return rows == 1;
     }
 
-    public async Task<bool> TryCompleteAsync(string buildId, BuildOutcome outcome, DateTimeOffset completedAt, CancellationToken cancellationToken)
+    public Task<bool> TryCompleteAsync(string buildId, BuildOutcome outcome, DateTimeOffset completedAt, CancellationToken cancellationToken) =>
+        CompleteAsync(buildId, null, outcome, completedAt, cancellationToken);
+
+    public Task<bool> TryCompleteAsync(string buildId, string leaseOwner, BuildOutcome outcome, DateTimeOffset completedAt, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(leaseOwner);
+        return CompleteAsync(buildId, leaseOwner, outcome, completedAt, cancellationToken);
+    }
+
+    /// <summary>One conditional UPDATE: the first completion wins, and it releases the lease in the same step.</summary>
+    private async Task<bool> CompleteAsync(string buildId, string? leaseOwner, BuildOutcome outcome, DateTimeOffset completedAt, CancellationToken cancellationToken)
     {
         await EnsureSchemaAsync(cancellationToken);
         await using var connection = await OpenAsync(cancellationToken);
         var rows = await ExecuteAsync(connection, null,
             "UPDATE builds SET status = 'COMPLETED', succeeded = @succeeded, exit_code = @exit_code, image_digest = @image_digest, " +
-            "failure_reason = @failure_reason, duration_ms = @duration_ms, completed_at = @completed_at " +
-            "WHERE build_id = @id AND status <> 'COMPLETED'",
+            "failure_reason = @failure_reason, duration_ms = @duration_ms, completed_at = @completed_at, lease_owner = NULL, lease_heartbeat_at = NULL " +
+            "WHERE build_id = @id AND status <> 'COMPLETED'" + (leaseOwner is null ? "" : " AND lease_owner = @owner"),
             [
                 ("id", buildId), ("succeeded", outcome.Succeeded), ("exit_code", outcome.ExitCode), ("image_digest", outcome.ImageDigest),
                 ("failure_reason", outcome.FailureReason), ("duration_ms", Milliseconds(outcome.Duration)), ("completed_at", Timestamp(completedAt)),
+                .. leaseOwner is null ? Array.Empty<(string, object?)>() : [("owner", leaseOwner)],
             ], cancellationToken);
         return rows == 1;
+    }
+
+    public async Task<BuildLease> TryTakeLeaseAsync(string buildId, string owner, DateTimeOffset now, TimeSpan leaseTimeout, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(owner);
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(leaseTimeout, TimeSpan.Zero);
+        await EnsureSchemaAsync(cancellationToken);
+        await using var connection = await OpenAsync(cancellationToken);
+        // The row is read under the write lock (FOR UPDATE on Postgres, the IMMEDIATE transaction on SQLite), so that of
+        // builders racing for one lease exactly one finds it free and takes it; the others then find it held.
+        await using var transaction = await BeginWriteAsync(connection, cancellationToken);
+        BuildStatus status;
+        string? holder;
+        DateTimeOffset? heartbeat;
+        await using (var command = Command(connection, transaction,
+                         $"SELECT status, lease_owner, lease_heartbeat_at FROM builds WHERE build_id = @id{LockRowClause}", [("id", buildId)]))
+        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+        {
+            if (!await reader.ReadAsync(cancellationToken))
+            {
+                return new BuildLease(BuildLeaseOutcome.UnknownBuild);
+            }
+            status = BuildStatusNames.Parse(reader.GetString(0));
+            holder = NullableString(reader, 1);
+            heartbeat = reader.IsDBNull(2) ? null : ReadTimestamp(reader, 2);
+        }
+        if (status == BuildStatus.Completed)
+        {
+            return new BuildLease(BuildLeaseOutcome.Completed, status, holder, heartbeat);
+        }
+        var mine = string.Equals(holder, owner, StringComparison.Ordinal);
+        var expired = holder is null || heartbeat is null || now - heartbeat.Value > leaseTimeout;
+        if (!mine && !expired)
+        {
+            return new BuildLease(BuildLeaseOutcome.HeldByAnother, status, holder, heartbeat);
+        }
+        await ExecuteAsync(connection, transaction, mine && status == BuildStatus.Running
+                ? "UPDATE builds SET lease_heartbeat_at = @now WHERE build_id = @id"
+                : "UPDATE builds SET status = 'RUNNING', started_at = @now, lease_owner = @owner, lease_heartbeat_at = @now WHERE build_id = @id",
+            [("id", buildId), ("owner", owner), ("now", Timestamp(now))], cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        return new BuildLease(BuildLeaseOutcome.Acquired, status, holder, heartbeat);
+    }
+
+    public async Task<bool> ReleaseLeaseAsync(string buildId, string owner, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(owner);
+        await EnsureSchemaAsync(cancellationToken);
+        await using var connection = await OpenAsync(cancellationToken);
+        return await ExecuteAsync(connection, null,
+            "UPDATE builds SET lease_owner = NULL, lease_heartbeat_at = NULL WHERE build_id = @id AND lease_owner = @owner",
+            [("id", buildId), ("owner", owner)], cancellationToken) == 1;
+    }
+
+    public async Task<BuildLeaseHolder?> FindLeaseAsync(string buildId, CancellationToken cancellationToken)
+    {
+        await EnsureSchemaAsync(cancellationToken);
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var command = Command(connection, null,
+            "SELECT lease_owner, lease_heartbeat_at FROM builds WHERE build_id = @id AND lease_owner IS NOT NULL", [("id", buildId)]);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        return await reader.ReadAsync(cancellationToken)
+            ? new BuildLeaseHolder(reader.GetString(0), reader.IsDBNull(1) ? DateTimeOffset.MinValue : ReadTimestamp(reader, 1))
+            : null;
     }
 
     public async Task<bool> AppendLogAsync(string buildId, string text, CancellationToken cancellationToken)

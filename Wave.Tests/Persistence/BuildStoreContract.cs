@@ -112,6 +112,110 @@ public abstract class BuildStoreContract
         Assert.Equal(BuildStatus.Completed, (await store.FindAsync(record.BuildId, Token))!.Status);
     }
 
+    private static readonly TimeSpan LeaseTimeout = TimeSpan.FromSeconds(30);
+
+    [Fact]
+    public async Task A_lease_is_taken_from_pending_renewed_by_its_owner_and_refused_to_others_until_its_heartbeat_expires()
+    {
+        var store = await CreateStoreAsync();
+        var record = Record();
+        await store.CreateAsync(record, Token);
+        var t0 = Created.AddSeconds(1);
+
+        var taken = await store.TryTakeLeaseAsync(record.BuildId, "builder-a", t0, LeaseTimeout, Token);
+        Assert.Equal(new BuildLease(BuildLeaseOutcome.Acquired, BuildStatus.Pending, null, null), taken);
+        var running = await store.FindAsync(record.BuildId, Token);
+        Assert.Equal(BuildStatus.Running, running!.Status);
+        Assert.Equal(t0, running.StartedAt);
+        Assert.Equal(new BuildLeaseHolder("builder-a", t0), await store.FindLeaseAsync(record.BuildId, Token));
+
+        // Another builder is refused while the owner's heartbeat is fresh, and told who holds it.
+        Assert.Equal(new BuildLease(BuildLeaseOutcome.HeldByAnother, BuildStatus.Running, "builder-a", t0),
+            await store.TryTakeLeaseAsync(record.BuildId, "builder-b", t0.AddSeconds(10), LeaseTimeout, Token));
+
+        // The owner renews: the heartbeat moves, the start time stays.
+        Assert.Equal(new BuildLease(BuildLeaseOutcome.Acquired, BuildStatus.Running, "builder-a", t0),
+            await store.TryTakeLeaseAsync(record.BuildId, "builder-a", t0.AddSeconds(20), LeaseTimeout, Token));
+        Assert.Equal(new BuildLeaseHolder("builder-a", t0.AddSeconds(20)), await store.FindLeaseAsync(record.BuildId, Token));
+        Assert.Equal(t0, (await store.FindAsync(record.BuildId, Token))!.StartedAt);
+
+        // 30 s after the last heartbeat the lease still holds; beyond it, another builder takes the build over.
+        Assert.Equal(BuildLeaseOutcome.HeldByAnother,
+            (await store.TryTakeLeaseAsync(record.BuildId, "builder-b", t0.AddSeconds(50), LeaseTimeout, Token)).Outcome);
+        var takenOver = await store.TryTakeLeaseAsync(record.BuildId, "builder-b", t0.AddSeconds(51), LeaseTimeout, Token);
+        Assert.Equal(new BuildLease(BuildLeaseOutcome.Acquired, BuildStatus.Running, "builder-a", t0.AddSeconds(20)), takenOver);
+        Assert.Equal(new BuildLeaseHolder("builder-b", t0.AddSeconds(51)), await store.FindLeaseAsync(record.BuildId, Token));
+        Assert.Equal(t0.AddSeconds(51), (await store.FindAsync(record.BuildId, Token))!.StartedAt);
+
+        // The old owner comes back: it can neither renew nor complete; the new owner completes, once, and the lease goes.
+        Assert.Equal(new BuildLease(BuildLeaseOutcome.HeldByAnother, BuildStatus.Running, "builder-b", t0.AddSeconds(51)),
+            await store.TryTakeLeaseAsync(record.BuildId, "builder-a", t0.AddSeconds(52), LeaseTimeout, Token));
+        var outcome = new BuildOutcome(true, 0, "sha256:" + new string('c', 64), null, TimeSpan.FromSeconds(9));
+        Assert.False(await store.TryCompleteAsync(record.BuildId, "builder-a", outcome with { ExitCode = 7 }, t0.AddSeconds(60), Token));
+        Assert.True(await store.TryCompleteAsync(record.BuildId, "builder-b", outcome, t0.AddSeconds(60), Token));
+        Assert.False(await store.TryCompleteAsync(record.BuildId, "builder-b", outcome, t0.AddSeconds(61), Token));
+        var completed = await store.FindAsync(record.BuildId, Token);
+        Assert.Equal(BuildStatus.Completed, completed!.Status);
+        Assert.Equal(0, completed.ExitCode);
+        Assert.Null(await store.FindLeaseAsync(record.BuildId, Token));
+
+        // Nothing is leased once completed, nor for an unknown build, however late.
+        Assert.Equal(BuildLeaseOutcome.Completed,
+            (await store.TryTakeLeaseAsync(record.BuildId, "builder-c", t0.AddHours(1), LeaseTimeout, Token)).Outcome);
+        Assert.Equal(BuildLeaseOutcome.UnknownBuild,
+            (await store.TryTakeLeaseAsync("bd-ffffffffffffffff_1", "builder-c", t0, LeaseTimeout, Token)).Outcome);
+        Assert.Null(await store.FindLeaseAsync("bd-ffffffffffffffff_1", Token));
+    }
+
+    [Fact]
+    public async Task A_released_lease_is_taken_at_once_and_only_its_owner_releases_it()
+    {
+        var store = await CreateStoreAsync();
+        var record = Record();
+        await store.CreateAsync(record, Token);
+        var t0 = Created.AddSeconds(1);
+        Assert.True((await store.TryTakeLeaseAsync(record.BuildId, "builder-a", t0, LeaseTimeout, Token)).Acquired);
+
+        Assert.False(await store.ReleaseLeaseAsync(record.BuildId, "builder-b", Token));
+        Assert.Equal("builder-a", (await store.FindLeaseAsync(record.BuildId, Token))?.Owner);
+        Assert.True(await store.ReleaseLeaseAsync(record.BuildId, "builder-a", Token));
+        Assert.False(await store.ReleaseLeaseAsync(record.BuildId, "builder-a", Token));
+        Assert.Null(await store.FindLeaseAsync(record.BuildId, Token));
+        Assert.Equal(BuildStatus.Running, (await store.FindAsync(record.BuildId, Token))!.Status);
+
+        // Released, the build is still RUNNING; the next taker gets it without waiting for an expiry.
+        Assert.Equal(new BuildLease(BuildLeaseOutcome.Acquired, BuildStatus.Running, null, null),
+            await store.TryTakeLeaseAsync(record.BuildId, "builder-b", t0.AddSeconds(1), LeaseTimeout, Token));
+
+        // A completion without an owner (the stalled-build sweeper, a restart without a saved job) ends the lease too.
+        Assert.True(await store.TryCompleteAsync(record.BuildId, new BuildOutcome(false, null, null, "lost", TimeSpan.Zero), t0.AddSeconds(2), Token));
+        Assert.Null(await store.FindLeaseAsync(record.BuildId, Token));
+    }
+
+    [Fact]
+    public async Task Of_ten_builders_racing_for_one_lease_exactly_one_gets_it()
+    {
+        var store = await CreateStoreAsync();
+        var record = Record();
+        await store.CreateAsync(record, Token);
+        await store.MigrateAsync(Token);
+
+        using var start = new ManualResetEventSlim();
+        var takers = Enumerable.Range(1, 10).Select(n => Task.Run(async () =>
+        {
+            start.Wait(Token);
+            var lease = await store.TryTakeLeaseAsync(record.BuildId, $"builder-{n}", Created.AddSeconds(1), LeaseTimeout, Token);
+            return (owner: $"builder-{n}", lease);
+        }, Token)).ToList();
+        start.Set();
+        var results = await Task.WhenAll(takers);
+
+        var winner = Assert.Single(results, r => r.lease.Acquired);
+        Assert.Equal(BuildStatus.Pending, winner.lease.Status);
+        Assert.All(results.Where(r => r != winner), r => Assert.Equal(new BuildLease(BuildLeaseOutcome.HeldByAnother, BuildStatus.Running, winner.owner, Created.AddSeconds(1)), r.lease));
+        Assert.Equal(winner.owner, (await store.FindLeaseAsync(record.BuildId, Token))?.Owner);
+    }
+
     [Fact]
     public async Task Completion_happens_once_and_keeps_the_first_outcome()
     {

@@ -44,6 +44,7 @@ public sealed class PostgresBuildStoreTests(PostgresFixture postgres) : BuildSto
         Assert.Contains("0001_builds", embedded);
         Assert.Contains("0002_build_jobs", embedded);
         Assert.Contains("0003_container_requests", embedded);
+        Assert.Contains("0004_build_leases", embedded);
         Assert.Equal(embedded.Count, await store.MigrateAsync(Token));
         Assert.True(_connectionStrings.TryGetValue(store, out var connectionString));
         await using var dataSource = NpgsqlDataSource.Create(connectionString);
