@@ -96,8 +96,7 @@ public sealed class BlobCache
                 Options = FileOptions.SequentialScan,
                 BufferSize = 0,
             });
-            var entry = _entries.GetOrAdd(hex, _ => Add(file.Length));
-            entry.LastUsed = _time.GetTimestamp();
+            Track(hex, file.Length); // also a file another process sharing the folder wrote
             return new Hit(file, file.Length);
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
@@ -217,17 +216,23 @@ public sealed class BlobCache
 
     private void Added(string hex, long bytes)
     {
-        if (_entries.TryAdd(hex, Add(bytes)))
-        {
-            Interlocked.Add(ref _totalBytes, bytes);
-        }
-        else
-        {
-            _entries[hex].LastUsed = _time.GetTimestamp();
-        }
+        Track(hex, bytes);
         if (TotalBytes > _options.MaxBytes)
         {
             Evict();
+        }
+    }
+
+    /// <summary>Counts a blob once and marks it as just served.</summary>
+    private void Track(string hex, long bytes)
+    {
+        if (_entries.TryGetValue(hex, out var entry))
+        {
+            entry.LastUsed = _time.GetTimestamp();
+        }
+        else if (_entries.TryAdd(hex, Add(bytes)))
+        {
+            Interlocked.Add(ref _totalBytes, bytes);
         }
     }
 
@@ -239,6 +244,7 @@ public sealed class BlobCache
         lock (_evicting)
         {
             var target = _options.MaxBytes / 10 * 9;
+            var evicted = new List<string>();
             foreach (var (hex, _) in _entries.OrderBy(e => e.Value.LastUsed).ToList())
             {
                 if (TotalBytes <= target)
@@ -255,6 +261,24 @@ public sealed class BlobCache
                     continue;
                 }
                 Forget(hex);
+                evicted.Add(hex);
+            }
+            ForgetMarkers(evicted);
+        }
+    }
+
+    /// <summary>The evicted blobs' repository markers, so that they do not pile up over the cache's life.</summary>
+    private void ForgetMarkers(List<string> evicted)
+    {
+        if (evicted.Count == 0)
+        {
+            return;
+        }
+        foreach (var repository in System.IO.Directory.EnumerateDirectories(_repositoryDirectory))
+        {
+            foreach (var hex in evicted)
+            {
+                File.Delete(Path.Combine(repository, hex));
             }
         }
     }

@@ -165,6 +165,27 @@ public sealed class BlobCacheTests(RegistryFixture registryFixture) : IAsyncLife
         Assert.False(Cached(1), "the least recently served layer was kept beyond the size limit");
         Assert.True(Cached(2), "the newest layer was not kept");
         Assert.Equal(2L * LayerBytes, cache.TotalBytes);
-        Assert.Equal(2, Directory.GetFiles(Path.Combine(wave.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<BlobCacheOptions>>().Value.Directory, "sha256")).Length);
+        var folder = wave.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<BlobCacheOptions>>().Value.Directory;
+        Assert.Equal(2, Directory.GetFiles(Path.Combine(folder, "sha256")).Length);
+        var evictedHex = image.Layers[1].Digest["sha256:".Length..];
+        Assert.Empty(Directory.GetFiles(Path.Combine(folder, "repositories"), evictedHex, SearchOption.AllDirectories));
+    }
+
+    [Fact]
+    public async Task Two_proxies_sharing_one_folder_serve_each_others_layers()
+    {
+        var folder = Path.Combine(_directory.FullName, "shared-cache");
+        var shared = new Dictionary<string, string?> { ["Wave:Proxy:BlobCache:Directory"] = folder };
+        await using var first = await StartWaveAsync(shared);
+        await using var second = await StartWaveAsync(shared);
+        var image = await PushImageAsync("cache/shared", 1);
+        var (digest, bytes) = image.Layers[0];
+        var secondPath = await BlobPathAsync(second, image);
+
+        Assert.Equal(bytes, await GetBlobAsync(first, await BlobPathAsync(first, image) + digest));
+        await _upstream.StopAsync(); // the second proxy can only have it from the folder now
+
+        Assert.Equal(bytes, await GetBlobAsync(second, secondPath + digest));
+        Assert.Equal(LayerBytes, second.Services.GetRequiredService<BlobCache>().TotalBytes);
     }
 }

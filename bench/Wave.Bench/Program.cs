@@ -121,7 +121,10 @@ static async Task GetManifestAsync(HttpClient http, string url)
 if (options.Runs("post"))
 {
     Console.WriteLine("POST /v1alpha2/container…");
-    await IssueAsync(RequestBody("bench/small:v1")); // the upstream digest is cached from here on
+    await IssueAsync(RequestBody("bench/small:v1"));
+    // A .NET process compiles its hot paths again, optimised, in its first seconds under load (tiered JIT): the
+    // figures are of the steady state after one unmeasured run, as the registry's are of a compiled Go binary.
+    await Wrk.RunAsync($"http://{wave.Host}/v1alpha2/container", 64, options.Duration, Wrk.JsonPost(RequestBody("bench/small:v1")), work);
     foreach (var connections in new[] { 8, 64 })
     {
         var post = await Wrk.RunAsync($"http://{wave.Host}/v1alpha2/container", connections, options.Duration, Wrk.JsonPost(RequestBody("bench/small:v1")), work);
@@ -129,6 +132,7 @@ if (options.Runs("post"))
     }
     await using (var cachingWave = await WaveProcess.StartAsync(options.AppHostDll, "--Wave:Tokens:UpstreamCacheTime=00:00:10"))
     {
+        await Wrk.RunAsync($"http://{cachingWave.Host}/v1alpha2/container", 64, options.Duration, Wrk.JsonPost(RequestBody("bench/small:v1")), work);
         var post = await Wrk.RunAsync($"http://{cachingWave.Host}/v1alpha2/container", 64, options.Duration, Wrk.JsonPost(RequestBody("bench/small:v1")), work);
         report.Absolute("POST /v1alpha2/container, 64 conn, Wave:Tokens:UpstreamCacheTime=10s", post, "≥ 2,000 req/s");
     }
