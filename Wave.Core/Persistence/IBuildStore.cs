@@ -21,14 +21,6 @@ public interface IBuildStore
     Task<IReadOnlyList<BuildRecord>> ListUnfinishedAsync(CancellationToken cancellationToken);
 
     /// <summary>
-    /// Moves a build to RUNNING and says whether the caller now owns it: true from PENDING; from RUNNING only when
-    /// <paramref name="redelivered"/> (the job came back because the previous worker died before acking); never once
-    /// COMPLETED or for an unknown id.
-    /// </summary>
-    /// <remarks>Takes no lease: builders use <see cref="TryTakeLeaseAsync"/>, which also marks the build RUNNING.</remarks>
-    Task<bool> TryMarkRunningAsync(string buildId, DateTimeOffset startedAt, bool redelivered, CancellationToken cancellationToken);
-
-    /// <summary>
     /// Takes or renews the lease of a build for <paramref name="owner"/> (a builder's instance id), in one atomic step:
     /// it succeeds when nobody holds the lease, when <paramref name="owner"/> does, or when the holder's last heartbeat
     /// is older than <paramref name="leaseTimeout"/> before <paramref name="now"/> (the holder died); never for a

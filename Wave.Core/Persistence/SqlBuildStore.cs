@@ -148,17 +148,6 @@ public abstract class SqlBuildStore : IBuildStore
         return records;
     }
 
-    public async Task<bool> TryMarkRunningAsync(string buildId, DateTimeOffset startedAt, bool redelivered, CancellationToken cancellationToken)
-    {
-        await EnsureSchemaAsync(cancellationToken);
-        await using var connection = await OpenAsync(cancellationToken);
-        var rows = await ExecuteAsync(connection, null,
-            "UPDATE builds SET status = 'RUNNING', started_at = @started_at " +
-            "WHERE build_id = @id AND (status = 'PENDING' OR (status = 'RUNNING' AND @redelivered))",
-            [("id", buildId), ("started_at", Timestamp(startedAt)), ("redelivered", redelivered)], cancellationToken);
-        return rows == 1;
-    }
-
     public Task<bool> TryCompleteAsync(string buildId, BuildOutcome outcome, DateTimeOffset completedAt, CancellationToken cancellationToken) =>
         CompleteAsync(buildId, null, outcome, completedAt, cancellationToken);
 

@@ -1,5 +1,7 @@
 using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 
+using Wave.Core.State;
 using Wave.RegistryProxy.Apis;
 using Wave.RegistryProxy.Builds;
 using Wave.RegistryProxy.Content;
@@ -16,6 +18,13 @@ public static class RegistryProxyExtensions
         builder.Services.AddSingleton<ProxyMemoryCache>();
         builder.Services.AddSingleton<ContainerRequestCache>();
         builder.Services.AddHostedService<ContainerRequestCacheStarter>();
+        // Degraded, not Unhealthy, while revocations are not received: the proxy then bypasses its request cache and
+        // still answers correctly, only slower, so it stays ready.
+        builder.Services.AddHealthChecks().Add(new HealthCheckRegistration(
+            RevocationsHealthCheck.Name,
+            services => new RevocationsHealthCheck(services.GetRequiredService<ContainerRequestCache>(), services.GetRequiredService<IStateNotifications>()),
+            failureStatus: HealthStatus.Degraded,
+            tags: ["ready"]));
         builder.Services.AddSingleton<UpstreamRegistries>();
         builder.AddWaveContainerRecords();
         builder.Services.AddSingleton<TokenContentStore>();

@@ -20,6 +20,7 @@ public sealed class StalledBuildSweeperTests : IDisposable
     private static readonly TimeSpan Timeout = TimeSpan.FromMinutes(10);
     private static readonly TimeSpan Grace = TimeSpan.FromMinutes(5);
     private static readonly TimeSpan MaxPending = TimeSpan.FromHours(1);
+    private static readonly TimeSpan LeaseTimeout = TimeSpan.FromSeconds(30);
 
     private readonly string _directory = Directory.CreateTempSubdirectory("wave-sweeper-").FullName;
 
@@ -63,7 +64,8 @@ public sealed class StalledBuildSweeperTests : IDisposable
         Assert.Equal(0, await sweeper.SweepAsync(token)); // ended builds stay ended, once
 
         // A builder that turns up late for an ended build cannot take it nor overwrite its outcome.
-        Assert.False(await store.TryMarkRunningAsync(lostPending, clock.GetUtcNow(), redelivered: true, token));
+        Assert.Equal(BuildLeaseOutcome.Completed,
+            (await store.TryTakeLeaseAsync(lostPending, "late-builder", clock.GetUtcNow(), LeaseTimeout, token)).Outcome);
         Assert.False(await store.TryCompleteAsync(lostRunning, new BuildOutcome(true, 0, "sha256:00", null, TimeSpan.FromSeconds(1)), clock.GetUtcNow(), token));
         Assert.False((await store.FindAsync(lostRunning, token))!.Succeeded);
     }
@@ -75,7 +77,7 @@ public sealed class StalledBuildSweeperTests : IDisposable
         Assert.True(await store.CreateAsync(BuildRecord.Pending(job, 1), token));
         if (running)
         {
-            Assert.True(await store.TryMarkRunningAsync(job.BuildId, clock.GetUtcNow(), redelivered: false, token));
+            Assert.True((await store.TryTakeLeaseAsync(job.BuildId, $"builder-{n}", clock.GetUtcNow(), LeaseTimeout, token)).Acquired);
         }
         return job.BuildId;
     }

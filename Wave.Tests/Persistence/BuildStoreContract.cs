@@ -88,31 +88,36 @@ public abstract class BuildStoreContract
         Assert.Null(await store.FindLatestByContainerIdAsync("1111111111111111", Token));
     }
 
+    private static readonly TimeSpan LeaseTimeout = TimeSpan.FromSeconds(30);
+
     [Fact]
-    public async Task Running_is_owned_from_pending_or_on_redelivery_and_never_after_completion()
+    public async Task Running_is_owned_from_pending_or_after_the_lease_expired_and_never_after_completion()
     {
         var store = await CreateStoreAsync();
         var record = Record();
         await store.CreateAsync(record, Token);
         var started = Created.AddSeconds(1);
 
-        Assert.True(await store.TryMarkRunningAsync(record.BuildId, started, redelivered: false, Token));
-        Assert.False(await store.TryMarkRunningAsync(record.BuildId, started, redelivered: false, Token));
+        Assert.True((await store.TryTakeLeaseAsync(record.BuildId, "builder-a", started, LeaseTimeout, Token)).Acquired);
+        // A second builder (the job delivered twice) does not own the build while the first one's lease is live.
+        Assert.Equal(new BuildLease(BuildLeaseOutcome.HeldByAnother, BuildStatus.Running, "builder-a", started),
+            await store.TryTakeLeaseAsync(record.BuildId, "builder-b", started, LeaseTimeout, Token));
         var running = await store.FindAsync(record.BuildId, Token);
         Assert.Equal(BuildStatus.Running, running!.Status);
         Assert.Equal(started, running.StartedAt);
 
-        var restarted = Created.AddSeconds(30);
-        Assert.True(await store.TryMarkRunningAsync(record.BuildId, restarted, redelivered: true, Token));
+        // The first builder died: its job is redelivered, and once its lease expired the next builder owns the build.
+        var restarted = started + LeaseTimeout + TimeSpan.FromSeconds(1);
+        Assert.True((await store.TryTakeLeaseAsync(record.BuildId, "builder-b", restarted, LeaseTimeout, Token)).Acquired);
         Assert.Equal(restarted, (await store.FindAsync(record.BuildId, Token))!.StartedAt);
 
         Assert.True(await store.TryCompleteAsync(record.BuildId, new BuildOutcome(true, 0, "sha256:" + new string('a', 64), null, TimeSpan.FromSeconds(3)), Created.AddMinutes(1), Token));
-        Assert.False(await store.TryMarkRunningAsync(record.BuildId, Created.AddMinutes(2), redelivered: true, Token));
-        Assert.False(await store.TryMarkRunningAsync("bd-ffffffffffffffff_1", started, redelivered: true, Token));
+        Assert.Equal(BuildLeaseOutcome.Completed,
+            (await store.TryTakeLeaseAsync(record.BuildId, "builder-c", Created.AddMinutes(2), LeaseTimeout, Token)).Outcome);
+        Assert.Equal(BuildLeaseOutcome.UnknownBuild,
+            (await store.TryTakeLeaseAsync("bd-ffffffffffffffff_1", "builder-c", started, LeaseTimeout, Token)).Outcome);
         Assert.Equal(BuildStatus.Completed, (await store.FindAsync(record.BuildId, Token))!.Status);
     }
-
-    private static readonly TimeSpan LeaseTimeout = TimeSpan.FromSeconds(30);
 
     [Fact]
     public async Task A_lease_is_taken_from_pending_renewed_by_its_owner_and_refused_to_others_until_its_heartbeat_expires()
@@ -268,7 +273,7 @@ public abstract class BuildStoreContract
         var store = await CreateStoreAsync();
         var record = Record();
         await store.CreateAsync(record, Token);
-        await store.TryMarkRunningAsync(record.BuildId, Created, redelivered: false, Token);
+        Assert.True((await store.TryTakeLeaseAsync(record.BuildId, "builder-a", Created, LeaseTimeout, Token)).Acquired);
 
         Assert.Equal(new BuildLogSlice("", 0, 0, false), await store.ReadLogAsync(record.BuildId, 0, Token));
         Assert.True(await store.AppendLogAsync(record.BuildId, "STEP 1/2: FROM busybox\n", Token));
@@ -346,7 +351,7 @@ public abstract class BuildStoreContract
         await store.CreateAsync(Record("aaaaaaaaaaaaaaaa", created: Created.AddMinutes(2)), Token);
         await store.CreateAsync(Record("bbbbbbbbbbbbbbbb", created: Created.AddMinutes(1)), Token);
         await store.CreateAsync(Record("cccccccccccccccc", created: Created), Token);
-        await store.TryMarkRunningAsync("bd-bbbbbbbbbbbbbbbb_1", Created, redelivered: false, Token);
+        Assert.True((await store.TryTakeLeaseAsync("bd-bbbbbbbbbbbbbbbb_1", "builder-a", Created, LeaseTimeout, Token)).Acquired);
         await store.TryCompleteAsync("bd-cccccccccccccccc_1", new BuildOutcome(true, 0, null, null, TimeSpan.Zero), Created, Token);
 
         var unfinished = await store.ListUnfinishedAsync(Token);

@@ -110,14 +110,17 @@ public sealed class RabbitMqBuildQueueTests(RabbitMqFixture rabbit, PostgresFixt
         var publisher = await QueueAsync(name);
         await publisher.PublishAsync(job, Token);
 
-        // The first builder takes the job, starts it, and dies before acking (its connection is gone, its build never returns).
+        // The first builder takes the job, takes the build's lease, and dies before acking (its connection is gone, its
+        // build never returns, its heartbeat stops at firstLeaseAt).
+        var leaseTimeout = TimeSpan.FromSeconds(30);
+        var firstLeaseAt = DateTimeOffset.FromUnixTimeSeconds(DateTimeOffset.UtcNow.ToUnixTimeSeconds()); // whole seconds: the store keeps microseconds
         var doomed = await QueueAsync(name);
         var firstStarted = new TaskCompletionSource<BuildDelivery>(TaskCreationOptions.RunContinuationsAsynchronously);
         var neverEnds = new TaskCompletionSource();
         var firstOwned = false;
         Consume(doomed, async (delivery, _) =>
         {
-            firstOwned = await store.TryMarkRunningAsync(delivery.Job.BuildId, DateTimeOffset.UtcNow, delivery.Redelivered, CancellationToken.None);
+            firstOwned = (await store.TryTakeLeaseAsync(delivery.Job.BuildId, "builder-1", firstLeaseAt, leaseTimeout, CancellationToken.None)).Acquired;
             await store.AppendLogAsync(delivery.Job.BuildId, "first builder: STEP 1/2\n", CancellationToken.None);
             firstStarted.SetResult(delivery);
             await neverEnds.Task;
@@ -127,15 +130,19 @@ public sealed class RabbitMqBuildQueueTests(RabbitMqFixture rabbit, PostgresFixt
         Assert.True(firstOwned);
         await doomed.DisposeAsync();
 
-        // A second builder gets the same job again, owns it as a redelivery, and completes it.
+        // A second builder gets the same job again; it does not own the build while the dead builder's lease is live,
+        // owns it once that lease expired, and completes it.
         var survivor = await QueueAsync(name);
         var completions = new ConcurrentQueue<bool>();
+        BuildLease? secondWhileLive = null;
         var secondOwned = false;
         var secondDelivery = new TaskCompletionSource<BuildDelivery>(TaskCreationOptions.RunContinuationsAsynchronously);
         Consume(survivor, async (delivery, cancellationToken) =>
         {
-            secondOwned = await store.TryMarkRunningAsync(delivery.Job.BuildId, DateTimeOffset.UtcNow, delivery.Redelivered, cancellationToken);
-            completions.Enqueue(await store.TryCompleteAsync(delivery.Job.BuildId,
+            secondWhileLive = await store.TryTakeLeaseAsync(delivery.Job.BuildId, "builder-2", firstLeaseAt.AddSeconds(1), leaseTimeout, cancellationToken);
+            secondOwned = (await store.TryTakeLeaseAsync(delivery.Job.BuildId, "builder-2", firstLeaseAt + leaseTimeout + TimeSpan.FromSeconds(1),
+                leaseTimeout, cancellationToken)).Acquired;
+            completions.Enqueue(await store.TryCompleteAsync(delivery.Job.BuildId, "builder-2",
                 new BuildOutcome(true, 0, "sha256:" + new string('c', 64), null, TimeSpan.FromSeconds(2)), DateTimeOffset.UtcNow, cancellationToken));
             secondDelivery.SetResult(delivery);
         });
@@ -143,10 +150,14 @@ public sealed class RabbitMqBuildQueueTests(RabbitMqFixture rabbit, PostgresFixt
         Assert.Equal(job.BuildId, second.Job.BuildId);
         Assert.True(second.Redelivered);
         Assert.Equal(2, second.DeliveryCount);
+        Assert.Equal(new BuildLease(BuildLeaseOutcome.HeldByAnother, BuildStatus.Running, "builder-1", firstLeaseAt), secondWhileLive);
         Assert.True(secondOwned);
 
-        // The first builder's build finally returns (say it was only frozen): its completion loses.
-        Assert.False(await store.TryCompleteAsync(job.BuildId, new BuildOutcome(false, 1, null, "exit code 1", TimeSpan.FromSeconds(9)), DateTimeOffset.UtcNow, Token));
+        // The first builder's build finally returns (say it was only frozen): its completion loses, as its lease holder
+        // and without a lease alike.
+        var late = new BuildOutcome(false, 1, null, "exit code 1", TimeSpan.FromSeconds(9));
+        Assert.False(await store.TryCompleteAsync(job.BuildId, "builder-1", late, DateTimeOffset.UtcNow, Token));
+        Assert.False(await store.TryCompleteAsync(job.BuildId, late, DateTimeOffset.UtcNow, Token));
         neverEnds.SetResult();
 
         Assert.Equal([true], completions);

@@ -98,7 +98,7 @@ public sealed class ViewPagesTests(RegistryFixture registryFixture)
         Assert.Equal(0, await page.Locator("#dockerfile b").CountAsync());
         await page.EvaluateAsync("window.__sameDocument = true");
 
-        Assert.True(await builds.TryMarkRunningAsync(buildId, DateTimeOffset.UtcNow, redelivered: false, cancellation));
+        Assert.True((await builds.TryTakeLeaseAsync(buildId, "view-pages-test", DateTimeOffset.UtcNow, TimeSpan.FromMinutes(1), cancellation)).Acquired);
         Assert.True(await builds.AppendLogAsync(buildId, "STEP 1/2: FROM busybox\n", cancellation));
         await page.WaitForFunctionAsync("document.getElementById('status').textContent === 'RUNNING' && document.getElementById('log').textContent.includes('STEP 1/2')",
             null, new() { Timeout = 15_000 });

@@ -1,5 +1,9 @@
 using System.Text.Json;
 
+using Microsoft.Extensions.DependencyInjection;
+
+using Wave.RegistryProxy.Content;
+
 using Wave.Tests.Infrastructure;
 using Wave.Tests.Infrastructure.Persistence;
 using Wave.Tests.Infrastructure.Redis;
@@ -9,7 +13,8 @@ namespace Wave.Tests.ServiceDefaults;
 
 /// <summary>
 /// In distributed mode (connection strings set, as the AppHost sets them) each service's /health checks the backing
-/// services it uses, by their resource names, and /alive checks none of them.
+/// services it uses, by their resource names (and the registry proxy whether it receives token revocations), and
+/// /alive checks none of them.
 /// </summary>
 public sealed class DistributedHealthTests(RedisFixture redisFixture, PostgresFixture postgresFixture, RabbitMqFixture rabbitFixture)
 {
@@ -17,7 +22,7 @@ public sealed class DistributedHealthTests(RedisFixture redisFixture, PostgresFi
 
     [Theory]
     [InlineData(WaveRole.Api, new[] { "postgres", "rabbitmq", "redis", "self" })]
-    [InlineData(WaveRole.RegistryProxy, new[] { "postgres", "redis", "self" })]
+    [InlineData(WaveRole.RegistryProxy, new[] { "postgres", "redis", "revocations", "self" })]
     [InlineData(WaveRole.Builder, new[] { "postgres", "rabbitmq", "redis", "self" })]
     public async Task Health_lists_the_backing_services_of_each_service(WaveRole role, string[] expected)
     {
@@ -29,6 +34,11 @@ public sealed class DistributedHealthTests(RedisFixture redisFixture, PostgresFi
             ["Wave:Build:QueueName"] = TestJobs.UniqueQueueName(),
         };
         await using var host = await WaveTestHost.StartAsync(role, settings);
+        if (role == WaveRole.RegistryProxy)
+        {
+            // The proxy's revocation subscription connects in the background; "revocations" is Degraded until it has.
+            await host.Services.GetRequiredService<ContainerRequestCache>().WaitUntilListeningAsync(Token).WaitAsync(TimeSpan.FromSeconds(10), Token);
+        }
 
         using var health = await host.Client.GetAsync("/health", Token);
         var body = await health.Content.ReadAsStringAsync(Token);
