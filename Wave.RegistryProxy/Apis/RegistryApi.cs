@@ -260,7 +260,7 @@ public static class RegistryApi
         }
     }
 
-    private const int CachedChunkBytes = 512 * 1024;
+    private const int CachedChunkBytes = 128 * 1024;
 
     /// <summary>
     /// Passes an upstream blob on: a redirect (to a CDN, say) goes to the client as it is; a body is streamed, never
@@ -298,10 +298,6 @@ public static class RegistryApi
         }
         await using var cacheWriter = cache.StartWriting(source.Registry, source.Repository, digest, response.ContentLength);
         var actual = await CopyVerifiedAsync(context, source, upstream, cacheWriter, cancellationToken);
-        if (actual == digest && cacheWriter is not null)
-        {
-            await cacheWriter.CommitAsync();
-        }
         if (actual != digest)
         {
             context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(RegistryApi))
@@ -357,6 +353,7 @@ public static class RegistryApi
                 var whole = Actual();
                 if (whole == GetDigestHeader(context) && firstRead > 0)
                 {
+                    await CommitAsync();
                     await writer.WriteAsync(first.AsMemory(0, firstRead), cancellationToken);
                 }
                 return whole;
@@ -391,9 +388,20 @@ public static class RegistryApi
         var actual = Actual();
         if (actual == GetDigestHeader(context))
         {
+            await CommitAsync();
             await writer.FlushAsync(cancellationToken);
         }
         return actual;
+
+        // Verified: the cached copy is in place before the client has its last byte, so a pull that completed can
+        // always be served again from the cache.
+        async ValueTask CommitAsync()
+        {
+            if (cacheWriter is not null)
+            {
+                await cacheWriter.CommitAsync();
+            }
+        }
     }
 
     // The largest read into the response's buffer. Kestrel's pipe holds at most MaxResponseBufferSize of unsent data

@@ -35,6 +35,7 @@ public sealed class BlobCache
     private readonly string _partialDirectory;
     private readonly bool _enabled;
     private readonly ConcurrentDictionary<string, Entry> _entries = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, byte> _writing = new(StringComparer.Ordinal);
     private readonly Lock _evicting = new();
     private long _totalBytes;
 
@@ -106,10 +107,13 @@ public sealed class BlobCache
         }
     }
 
-    /// <summary>A writer for a blob about to be streamed, or null when caching is off or the blob is too large to keep.</summary>
+    /// <summary>
+    /// A writer for a blob about to be streamed, or null when caching is off, the blob is too large to keep, or another
+    /// pull in this process is writing it already (a burst of pulls of one layer writes it once, not once per pull).
+    /// </summary>
     public Writer? StartWriting(string registry, string repository, string digest, long? length)
     {
-        if (!_enabled || HexOf(digest) is not { } hex || length > _options.MaxBytes)
+        if (!_enabled || HexOf(digest) is not { } hex || length > _options.MaxBytes || !_writing.TryAdd(hex, 0))
         {
             return null;
         }
@@ -128,6 +132,7 @@ public sealed class BlobCache
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
+            _writing.TryRemove(hex, out _);
             _logger.LogWarning("Blob {Digest} is not cached: {Message}", digest, e.Message);
             return null;
         }
@@ -210,6 +215,7 @@ public sealed class BlobCache
         public ValueTask DisposeAsync()
         {
             Abandon();
+            _cache._writing.TryRemove(_hex, out _);
             return ValueTask.CompletedTask;
         }
     }

@@ -172,6 +172,24 @@ public sealed class BlobCacheTests(RegistryFixture registryFixture) : IAsyncLife
     }
 
     [Fact]
+    public async Task A_burst_of_first_pulls_of_one_layer_all_verify_and_leave_one_file()
+    {
+        await using var wave = await StartWaveAsync();
+        var image = await PushImageAsync("cache/burst", 1);
+        var (digest, bytes) = image.Layers[0];
+        var blobs = await BlobPathAsync(wave, image);
+
+        var bodies = await Task.WhenAll(Enumerable.Range(0, 20).Select(_ => GetBlobAsync(wave, blobs + digest)));
+
+        Assert.All(bodies, body => Assert.Equal(bytes, body));
+        var cache = wave.Services.GetRequiredService<BlobCache>();
+        Assert.Equal(LayerBytes, cache.TotalBytes);
+        var folder = wave.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<BlobCacheOptions>>().Value.Directory;
+        Assert.Equal([digest["sha256:".Length..]], Directory.GetFiles(Path.Combine(folder, "sha256")).Select(Path.GetFileName));
+        Assert.Empty(Directory.GetFiles(Path.Combine(folder, "partial")));
+    }
+
+    [Fact]
     public async Task Two_proxies_sharing_one_folder_serve_each_others_layers()
     {
         var folder = Path.Combine(_directory.FullName, "shared-cache");

@@ -272,7 +272,7 @@ if (options.Runs("memory"))
         var layerUrl = $"http://{fresh.Host}/v2/wt/{pullToken}/bench/app/blobs/{appLayers[0].GzipDigest}";
         // Every pull has its headers and the start of its body, then stalls: Wave holds all of them open at once.
         var (beforePulls, duringPulls, started) = await HeldOpenPulls.MeasureAsync(memoryHttp, layerUrl, options.ConcurrentPulls, fresh.ResidentBytes);
-        report.Memory($"RSS with {options.ConcurrentPulls:N0} concurrent streamed blob pulls ({started:N0} started within 20 s)", beforePulls, duringPulls, options.ConcurrentPulls);
+        report.Memory($"RSS with {options.ConcurrentPulls:N0} concurrent blob pulls held open, served from the blob cache (after one whole pull; {started:N0} started within 20 s)", beforePulls, duringPulls, options.ConcurrentPulls);
     }
 }
 

@@ -18,7 +18,8 @@ public sealed class ServicesMemoryBench(RegistryServer registry, BenchOptions op
         var data = Directory.CreateTempSubdirectory("wave-bench-services-").FullName;
         await using var redis = await BenchRedis.StartAsync(data);
         string[] common = [$"--ConnectionStrings:redis={redis.ConnectionString}", "--Wave:Security:AllowedNetworks:0=127.0.0.0/8"];
-        await using var proxy = await WaveProcess.StartAsync(Path.Combine(folder, "Wave.RegistryProxy.dll"), common);
+        // Blob cache off: the held-open pulls below measure the streamed path (the embedded figure is of cache hits).
+        await using var proxy = await WaveProcess.StartAsync(Path.Combine(folder, "Wave.RegistryProxy.dll"), [.. common, "--Wave:Proxy:BlobCache:Enabled=false"]);
         await using var api = await WaveProcess.StartAsync(Path.Combine(folder, "Wave.Api.dll"),
             [.. common, $"--services:registry-proxy:http:0={proxy.BaseAddress}"]);
         await using var builder = await WaveProcess.StartAsync(Path.Combine(folder, "Wave.Builder.dll"),
@@ -51,7 +52,7 @@ public sealed class ServicesMemoryBench(RegistryServer registry, BenchOptions op
         var pullToken = JsonNode.Parse(await PostAsync(pullBody))!["containerToken"]!.GetValue<string>();
         var layerUrl = $"http://{proxy.Host}/v2/wt/{pullToken}/bench/app/blobs/{layerDigest}";
         var (beforePulls, duringPulls, started) = await HeldOpenPulls.MeasureAsync(http, layerUrl, options.ConcurrentPulls, proxy.ResidentBytes);
-        report.Memory($"distributed registry proxy: RSS with {options.ConcurrentPulls:N0} concurrent streamed blob pulls ({started:N0} started within 20 s)",
+        report.Memory($"distributed registry proxy: RSS with {options.ConcurrentPulls:N0} concurrent blob pulls held open, streamed from the registry (blob cache off; {started:N0} started within 20 s)",
             beforePulls, duringPulls, options.ConcurrentPulls);
         try
         {
