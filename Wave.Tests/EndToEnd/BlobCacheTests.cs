@@ -41,33 +41,9 @@ public sealed class BlobCacheTests(RegistryFixture registryFixture) : IAsyncLife
     private async Task<PushedImage> PushImageAsync(string repository, int layerCount)
     {
         using var pusher = new RegistryPusher(_upstream);
-        var layers = new List<(string Digest, byte[] Bytes)>();
-        for (var i = 0; i < layerCount; i++)
-        {
-            var bytes = RandomNumberGenerator.GetBytes(LayerBytes);
-            layers.Add((await pusher.PushBlobAsync(repository, bytes, Token), bytes));
-        }
-        var config = Encoding.UTF8.GetBytes(new JsonObject
-        {
-            ["architecture"] = "amd64",
-            ["os"] = "linux",
-            ["rootfs"] = new JsonObject { ["type"] = "layers", ["diff_ids"] = new JsonArray([.. layers.Select(l => (JsonNode)l.Digest)]) },
-        }.ToJsonString());
-        var configDigest = await pusher.PushBlobAsync(repository, config, Token);
-        var manifest = Encoding.UTF8.GetBytes(new JsonObject
-        {
-            ["schemaVersion"] = 2,
-            ["mediaType"] = "application/vnd.docker.distribution.manifest.v2+json",
-            ["config"] = new JsonObject { ["mediaType"] = "application/vnd.docker.container.image.v1+json", ["size"] = config.Length, ["digest"] = configDigest },
-            ["layers"] = new JsonArray([.. layers.Select(l => (JsonNode)new JsonObject
-            {
-                ["mediaType"] = "application/vnd.docker.image.rootfs.diff.tar.gzip",
-                ["size"] = l.Bytes.Length,
-                ["digest"] = l.Digest,
-            })]),
-        }.ToJsonString());
-        await pusher.PushManifestAsync(repository, "v1", manifest, "application/vnd.docker.distribution.manifest.v2+json", Token);
-        return new PushedImage($"{_upstream.Host}/{repository}:v1", repository, layers);
+        var layers = Enumerable.Range(0, layerCount).Select(_ => RandomNumberGenerator.GetBytes(LayerBytes)).ToList();
+        var digests = await pusher.PushImageAsync(repository, "v1", layers, Token);
+        return new PushedImage($"{_upstream.Host}/{repository}:v1", repository, [.. digests.Zip(layers)]);
     }
 
     private async Task<WaveTestHost> StartWaveAsync(Dictionary<string, string?>? settings = null) =>

@@ -27,30 +27,10 @@ public sealed class UpstreamStoppedMidPullTests(RegistryFixture registryFixture,
         try
         {
             var layer = RandomNumberGenerator.GetBytes(LayerBytes);
-            var layerDigest = RegistryPusher.Sha256(layer);
+            string layerDigest;
             using (var pusher = new RegistryPusher(upstream))
             {
-                var config = Encoding.UTF8.GetBytes(new JsonObject
-                {
-                    ["architecture"] = "amd64",
-                    ["os"] = "linux",
-                    ["rootfs"] = new JsonObject { ["type"] = "layers", ["diff_ids"] = new JsonArray(layerDigest) },
-                }.ToJsonString());
-                await pusher.PushBlobAsync("big/image", layer, cancellationToken);
-                var configDigest = await pusher.PushBlobAsync("big/image", config, cancellationToken);
-                var manifest = Encoding.UTF8.GetBytes(new JsonObject
-                {
-                    ["schemaVersion"] = 2,
-                    ["mediaType"] = "application/vnd.docker.distribution.manifest.v2+json",
-                    ["config"] = new JsonObject { ["mediaType"] = "application/vnd.docker.container.image.v1+json", ["size"] = config.Length, ["digest"] = configDigest },
-                    ["layers"] = new JsonArray(new JsonObject
-                    {
-                        ["mediaType"] = "application/vnd.docker.image.rootfs.diff.tar.gzip",
-                        ["size"] = layer.Length,
-                        ["digest"] = layerDigest,
-                    }),
-                }.ToJsonString());
-                await pusher.PushManifestAsync("big/image", "v1", manifest, "application/vnd.docker.distribution.manifest.v2+json", cancellationToken);
+                layerDigest = (await pusher.PushImageAsync("big/image", "v1", [layer], cancellationToken)).Single();
             }
 
             var answer = await wave.Client.PostContainerAsync(new { containerImage = $"{upstream.Host}/big/image:v1" });

@@ -52,6 +52,37 @@ public sealed partial class RegistryPusher(RegistryServer server) : IDisposable
         return Sha256(content);
     }
 
+    /// <summary>
+    /// A linux/amd64 Docker v2 image of the given layers (their bytes stand for gzip tars; registries do not look) and a
+    /// minimal config, under a tag; returns the layers' digests in order.
+    /// </summary>
+    public async Task<IReadOnlyList<string>> PushImageAsync(string repository, string tag, IReadOnlyList<byte[]> layers, CancellationToken cancellationToken = default)
+    {
+        var digests = new List<string>();
+        foreach (var layer in layers)
+        {
+            digests.Add(await PushBlobAsync(repository, layer, cancellationToken));
+        }
+        var config = JsonSerializer.SerializeToUtf8Bytes(new
+        {
+            architecture = "amd64",
+            os = "linux",
+            rootfs = new { type = "layers", diff_ids = digests },
+        });
+        var configDigest = await PushBlobAsync(repository, config, cancellationToken);
+        var manifest = JsonSerializer.SerializeToUtf8Bytes(new
+        {
+            schemaVersion = 2,
+            mediaType = DockerManifest,
+            config = new { mediaType = "application/vnd.docker.container.image.v1+json", size = config.Length, digest = configDigest },
+            layers = layers.Zip(digests, (layer, digest) => new { mediaType = "application/vnd.docker.image.rootfs.diff.tar.gzip", size = layer.Length, digest }),
+        });
+        await PushManifestAsync(repository, tag, manifest, DockerManifest, cancellationToken);
+        return digests;
+    }
+
+    private const string DockerManifest = "application/vnd.docker.distribution.manifest.v2+json";
+
     private async Task<HttpResponseMessage> SendAsync(string repository, Func<HttpRequestMessage> message, CancellationToken cancellationToken)
     {
         var first = await _http.SendAsync(message(), cancellationToken);
