@@ -261,7 +261,7 @@ public sealed class Orchestrator(
                 try
                 {
                     using var response = await _http.GetAsync(new Uri(entry.Endpoint + "/health"), stoppingToken);
-                    entry.Health = response.IsSuccessStatusCode ? "Healthy" : "Unhealthy";
+                    entry.Health = HealthAnswer.Status(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync(stoppingToken));
                     if (response.IsSuccessStatusCode && entry.State == ResourceState.Starting)
                     {
                         entry.State = ResourceState.Running;
