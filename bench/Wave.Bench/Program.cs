@@ -149,8 +149,21 @@ if (options.Runs("blob"))
         // For profiling one transfer at a time (perf, curl): the processes stay up until the bench is stopped.
         Console.WriteLine($"direct: {DirectPath("bench/big")}/blobs/{bigLayer.GzipDigest}");
         Console.WriteLine($"wave:   {WavePath(bigToken, "bench/big")}/blobs/{bigLayer.GzipDigest}");
-        Console.WriteLine($"wave pid {wave.Pid}; holding until stopped (Ctrl-C)");
-        await Task.Delay(Timeout.Infinite);
+        Console.WriteLine($"wave pid {wave.Pid}; holding until stopped (Ctrl-C or SIGTERM)");
+        // Stopping returns from the program, which disposes the registry and Wave started above: nothing outlives it.
+        var stopped = new TaskCompletionSource();
+        Console.CancelKeyPress += (_, e) =>
+        {
+            e.Cancel = true;
+            stopped.TrySetResult();
+        };
+        using var terminated = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, signal =>
+        {
+            signal.Cancel = true;
+            stopped.TrySetResult();
+        });
+        await stopped.Task;
+        return;
     }
     var directBlob = await BlobThroughputAsync($"{DirectPath("bench/big")}/blobs/{bigLayer.GzipDigest}");
     var bigBlob = $"{WavePath(bigToken, "bench/big")}/blobs/{bigLayer.GzipDigest}";
