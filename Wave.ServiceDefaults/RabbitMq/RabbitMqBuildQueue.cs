@@ -6,6 +6,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 
 using RabbitMQ.Client;
 using RabbitMQ.Client.Events;
+using RabbitMQ.Client.Exceptions;
 
 using Wave.Core.Builds;
 using Wave.Core.Persistence;
@@ -86,15 +87,48 @@ public sealed class RabbitMqBuildQueue : IBuildQueue, IAsyncDisposable
         await _publishGate.WaitAsync(cancellationToken);
         try
         {
-            var channel = _publishChannel is { IsOpen: true } open ? open : await OpenPublishChannelAsync(cancellationToken);
-            // With confirmations tracked, this returns once the broker confirmed (written to the quorum log), and
-            // throws when it nacked or returned the message as unroutable.
-            await channel.BasicPublishAsync(exchange: "", routingKey: _options.QueueName, mandatory: true, basicProperties: properties,
-                body: body, cancellationToken: cancellationToken);
+            for (var attempt = 1; ; attempt++)
+            {
+                var channel = _publishChannel is { IsOpen: true } open ? open : await OpenPublishChannelAsync(cancellationToken);
+                try
+                {
+                    // With confirmations tracked, this returns once the broker confirmed (written to the quorum log),
+                    // and throws when it nacked the message or returned it as unroutable.
+                    await channel.BasicPublishAsync(exchange: "", routingKey: _options.QueueName, mandatory: true, basicProperties: properties,
+                        body: body, cancellationToken: cancellationToken);
+                    return;
+                }
+                catch (PublishException e)
+                {
+                    // Refused, not lost: a nack (the queue could not take it just then, e.g. a quorum queue still
+                    // electing its leader under load) or a return (the queue is gone: it is declared again on a new
+                    // channel). A job published twice is harmless, the build's lease runs it once.
+                    var refusal = e.IsReturn ? $"returned it as unroutable (no queue {_options.QueueName})" : "did not confirm it (nack)";
+                    await CloseFaultedPublishChannelAsync();
+                    if (attempt == PublishAttempts)
+                    {
+                        throw new InvalidOperationException($"RabbitMQ at {Endpoint} {refusal} for build job {job.BuildId}, {PublishAttempts} attempts in a row", e);
+                    }
+                    _logger.LogWarning("RabbitMQ at {Endpoint} {Refusal} for build job {BuildId}; publishing again (attempt {Attempt} of {Attempts})",
+                        Endpoint, refusal, job.BuildId, attempt + 1, PublishAttempts);
+                    await Task.Delay(TimeSpan.FromMilliseconds(200 * attempt), cancellationToken);
+                }
+            }
         }
         finally
         {
             _publishGate.Release();
+        }
+    }
+
+    private const int PublishAttempts = 4;
+
+    private async Task CloseFaultedPublishChannelAsync()
+    {
+        if (_publishChannel is { } channel)
+        {
+            _publishChannel = null;
+            await channel.DisposeAsync();
         }
     }
 

@@ -186,6 +186,35 @@ public sealed class RabbitMqBuildQueueTests(RabbitMqFixture rabbit, PostgresFixt
     }
 
     [Fact]
+    public async Task A_publish_the_broker_refuses_is_published_again_on_a_new_channel()
+    {
+        var name = UniqueQueueName();
+        var server = await rabbit.GetAsync();
+        var queue = await QueueAsync(name);
+        await queue.PublishAsync(Job(1), Token); // opens the publishing channel and declares the queue
+
+        // The queue disappears behind the publisher's back: its next publish is returned as unroutable (basic.return).
+        var factory = new RabbitMQ.Client.ConnectionFactory { Uri = new Uri(server.ConnectionString) };
+        await using (var connection = await factory.CreateConnectionAsync(Token))
+        await using (var channel = await connection.CreateChannelAsync(cancellationToken: Token))
+        {
+            await channel.QueueDeleteAsync(name, ifUnused: false, ifEmpty: false, cancellationToken: Token);
+        }
+
+        await queue.PublishAsync(Job(2), Token);
+
+        Assert.Equal(1u, await queue.CountReadyAsync(deadLetters: false, Token));
+        var received = new ConcurrentQueue<BuildDelivery>();
+        Consume(queue, (delivery, _) =>
+        {
+            received.Enqueue(delivery);
+            return Task.CompletedTask;
+        });
+        await EventuallyAsync(() => received.Count == 1, Patience, "the job published again");
+        Assert.Equal(Job(2).BuildId, received.Single().Job.BuildId);
+    }
+
+    [Fact]
     public async Task Connection_errors_name_the_endpoint_and_never_the_password()
     {
         const string password = "s3cret-Pa55word";
