@@ -209,28 +209,32 @@ public static class RegistryApi
                 if (cache.TryOpen(source.Registry, source.Repository, route.Reference) is { } cached)
                 {
                     ProxyTelemetry.BlobCacheHit(true);
-                    context.Response.Headers[DigestHeader] = route.Reference;
-                    if (head)
-                    {
-                        await cached.Content.DisposeAsync();
-                        context.Response.ContentType = "application/octet-stream";
-                        context.Response.ContentLength = cached.Length;
-                        return TypedResults.Empty;
-                    }
-                    if (context.Request.Headers.Range.Count > 0)
-                    {
-                        return TypedResults.Stream(cached.Content, "application/octet-stream", enableRangeProcessing: true);
-                    }
-                    await using (cached.Content)
-                    {
-                        await SendCachedBlobAsync(context, cached, cancellationToken);
-                    }
-                    return TypedResults.Empty;
+                    return await ServeCachedBlobAsync(context, cached, route.Reference, head, cancellationToken);
                 }
                 ProxyTelemetry.BlobCacheHit(false);
                 await StreamUpstreamBlobAsync(context, await upstreams.ForAsync(request, cancellationToken), source, route.Reference, head, cache, cancellationToken);
                 return TypedResults.Empty;
         }
+    }
+
+    /// <summary>A blob from the proxy's disk cache: its length for a HEAD, a range through the range-aware stream result, else the whole file.</summary>
+    private static async Task<IResult> ServeCachedBlobAsync(HttpContext context, BlobCache.Hit cached, string digest, bool head, CancellationToken cancellationToken)
+    {
+        context.Response.Headers[DigestHeader] = digest;
+        if (context.Request.Headers.Range.Count > 0 && !head)
+        {
+            return TypedResults.Stream(cached.Content, "application/octet-stream", enableRangeProcessing: true);
+        }
+        await using (cached.Content)
+        {
+            context.Response.ContentType = "application/octet-stream";
+            context.Response.ContentLength = cached.Length;
+            if (!head)
+            {
+                await SendCachedBlobAsync(context, cached, cancellationToken);
+            }
+        }
+        return TypedResults.Empty;
     }
 
     /// <summary>
@@ -239,8 +243,6 @@ public static class RegistryApi
     /// </summary>
     private static async Task SendCachedBlobAsync(HttpContext context, BlobCache.Hit cached, CancellationToken cancellationToken)
     {
-        context.Response.ContentType = "application/octet-stream";
-        context.Response.ContentLength = cached.Length;
         context.Response.Headers.AcceptRanges = "bytes";
         var writer = context.Response.BodyWriter;
         var handle = cached.Content.SafeFileHandle;

@@ -4,6 +4,8 @@ using System.Text;
 
 using Microsoft.Extensions.Options;
 
+using Wave.Core.Digests;
+
 namespace Wave.RegistryProxy.Content;
 
 /// <summary><c>Wave:Proxy:BlobCache</c>: upstream layers kept on the proxy's disk once they verified.</summary>
@@ -72,8 +74,6 @@ public sealed class BlobCache
             _enabled = false;
         }
     }
-
-    public bool Enabled => _enabled;
 
     public long TotalBytes => Interlocked.Read(ref _totalBytes);
 
@@ -236,13 +236,11 @@ public sealed class BlobCache
         {
             entry.LastUsed = _time.GetTimestamp();
         }
-        else if (_entries.TryAdd(hex, Add(bytes)))
+        else if (_entries.TryAdd(hex, new Entry(bytes, _time.GetTimestamp())))
         {
             Interlocked.Add(ref _totalBytes, bytes);
         }
     }
-
-    private Entry Add(long bytes) => new(bytes, _time.GetTimestamp());
 
     /// <summary>Least recently served first, down to 90% of the limit, so that eviction does not run on every insert.</summary>
     private void Evict()
@@ -302,10 +300,7 @@ public sealed class BlobCache
     {
         foreach (var file in new DirectoryInfo(_contentDirectory).EnumerateFiles())
         {
-            if (_entries.TryAdd(file.Name, Add(file.Length)))
-            {
-                _totalBytes += file.Length;
-            }
+            Track(file.Name, file.Length);
         }
         var stale = _time.GetUtcNow().UtcDateTime - TimeSpan.FromHours(1);
         foreach (var file in new DirectoryInfo(_partialDirectory).EnumerateFiles().Where(f => f.LastWriteTimeUtc < stale))
@@ -324,8 +319,5 @@ public sealed class BlobCache
         return Path.Combine(_repositoryDirectory, key, hex);
     }
 
-    private static string? HexOf(string digest) =>
-        digest.StartsWith("sha256:", StringComparison.Ordinal) && digest.Length == 71 && digest.AsSpan(7).ContainsAnyExcept("0123456789abcdef") is false
-            ? digest[7..]
-            : null;
+    private static string? HexOf(string digest) => Digest.IsValid(digest) ? digest[Digest.Sha256Prefix.Length..] : null;
 }
