@@ -40,7 +40,14 @@ public sealed class SqliteBuildStore : SqlBuildStore
 
     protected override string LockRowClause => "";
 
-    protected override async Task<DbConnection> OpenAsync(CancellationToken cancellationToken)
+    protected override Task<DbConnection> OpenAsync(CancellationToken cancellationToken) => OpenConnectionAsync(cancellationToken);
+
+    /// <summary>
+    /// A connection to the file with this store's settings, also for the tables of other stores in it (container
+    /// records), so that every writer commits the same way: WAL, <c>synchronous = NORMAL</c> (durable through a crash
+    /// of the process without an fsync per commit), and the busy timeout.
+    /// </summary>
+    public async Task<DbConnection> OpenConnectionAsync(CancellationToken cancellationToken)
     {
         var connection = new SqliteConnection(_connectionString);
         try
@@ -63,8 +70,13 @@ public sealed class SqliteBuildStore : SqlBuildStore
     protected override Task LockMigrationsAsync(DbConnection connection, DbTransaction transaction, CancellationToken cancellationToken) =>
         Task.CompletedTask; // the IMMEDIATE transaction already holds the database's write lock
 
-    protected override object ToDbTimestamp(DateTimeOffset value) => (value.UtcTicks - DateTimeOffset.UnixEpoch.UtcTicks) / 10;
+    protected override object ToDbTimestamp(DateTimeOffset value) => ToMicroseconds(value);
 
-    protected override DateTimeOffset ReadTimestamp(DbDataReader reader, int ordinal) =>
+    protected override DateTimeOffset ReadTimestamp(DbDataReader reader, int ordinal) => ReadMicroseconds(reader, ordinal);
+
+    /// <summary>Timestamps in the file: microseconds since the Unix epoch, UTC.</summary>
+    public static long ToMicroseconds(DateTimeOffset value) => (value.UtcTicks - DateTimeOffset.UnixEpoch.UtcTicks) / 10;
+
+    public static DateTimeOffset ReadMicroseconds(DbDataReader reader, int ordinal) =>
         new(DateTimeOffset.UnixEpoch.UtcTicks + reader.GetInt64(ordinal) * 10, TimeSpan.Zero);
 }
