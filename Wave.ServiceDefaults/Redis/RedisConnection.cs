@@ -18,14 +18,11 @@ namespace Wave.ServiceDefaults.Redis;
 /// </summary>
 public sealed partial class RedisConnection : IAsyncDisposable
 {
-    private static readonly TimeSpan FirstBackoff = TimeSpan.FromMilliseconds(50);
-    private static readonly TimeSpan LongestBackoff = TimeSpan.FromSeconds(1);
-
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
     private readonly SemaphoreSlim _connectGate = new(1, 1);
     private RedisSession? _session;
-    private TimeSpan _backoff = FirstBackoff;
+    private TimeSpan _backoff = RedisConnectionOptions.FirstBackoff;
     private long _retryNotBefore;
     private StateUnavailableException? _lastConnectFailure;
     private bool _disposed;
@@ -143,11 +140,11 @@ public sealed partial class RedisConnection : IAsyncDisposable
                     : $"could not connect: {e.Message}", e);
                 _lastConnectFailure = failure;
                 _retryNotBefore = _time.GetTimestamp() + (long)(_backoff.TotalSeconds * _time.TimestampFrequency);
-                _backoff = TimeSpan.FromTicks(Math.Min(_backoff.Ticks * 2, LongestBackoff.Ticks));
+                _backoff = RedisConnectionOptions.NextBackoff(_backoff);
                 throw failure;
             }
             _lastConnectFailure = null;
-            _backoff = FirstBackoff;
+            _backoff = RedisConnectionOptions.FirstBackoff;
             Volatile.Write(ref _session, session);
             LogConnected(_logger, Options.Endpoint, Options.Database);
             return session;
@@ -165,10 +162,9 @@ public sealed partial class RedisConnection : IAsyncDisposable
         var session = await RedisSession.OpenAsync(Options, timeout.Token);
         try
         {
-            if (Options.Password is not null)
+            if (Options.AuthCommand() is { } auth)
             {
-                object[] auth = Options.User is null ? ["AUTH", Options.Password] : ["AUTH", Options.User, Options.Password];
-                await HandshakeAsync(session, new PendingCommand("AUTH", Resp.EncodeCommand(auth)), cancellationToken);
+                await HandshakeAsync(session, new PendingCommand("AUTH", auth), cancellationToken);
             }
             if (Options.Database != 0)
             {

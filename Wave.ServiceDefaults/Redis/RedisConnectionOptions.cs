@@ -27,6 +27,18 @@ public sealed record RedisConnectionOptions
     /// <summary>How long a command waits for its reply; past it the connection is presumed dead.</summary>
     public TimeSpan CommandTimeout { get; init; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>The AUTH command this login needs (with the user when there is one), or null without a password.</summary>
+    internal byte[]? AuthCommand() => Password is null
+        ? null
+        : Resp.EncodeCommand(User is null ? ["AUTH", Password] : ["AUTH", User, Password]);
+
+    /// <summary>The pause before the first reconnection attempt after a failure; it doubles per failure up to <see cref="LongestBackoff"/>.</summary>
+    internal static readonly TimeSpan FirstBackoff = TimeSpan.FromMilliseconds(50);
+
+    internal static readonly TimeSpan LongestBackoff = TimeSpan.FromSeconds(1);
+
+    internal static TimeSpan NextBackoff(TimeSpan current) => TimeSpan.FromTicks(Math.Min(current.Ticks * 2, LongestBackoff.Ticks));
+
     /// <summary>host:port, the only thing about the server an error message names.</summary>
     public string Endpoint => Host.Contains(':', StringComparison.Ordinal) ? $"[{Host}]:{Port}" : $"{Host}:{Port}";
 

@@ -32,8 +32,6 @@ public sealed record RedisChannelMessage(string Channel, byte[] Payload)
 /// </summary>
 public sealed partial class RedisSubscriber : IAsyncDisposable
 {
-    private static readonly TimeSpan FirstBackoff = TimeSpan.FromMilliseconds(50);
-    private static readonly TimeSpan LongestBackoff = TimeSpan.FromSeconds(1);
     private static readonly byte[] PingCommand = Resp.EncodeCommand(["PING"]);
 
     private readonly RedisConnectionOptions _options;
@@ -105,7 +103,7 @@ public sealed partial class RedisSubscriber : IAsyncDisposable
 
     private async Task RunAsync(CancellationToken stopping)
     {
-        var backoff = FirstBackoff;
+        var backoff = RedisConnectionOptions.FirstBackoff;
         var outageLogged = false;
         while (!stopping.IsCancellationRequested)
         {
@@ -114,7 +112,7 @@ public sealed partial class RedisSubscriber : IAsyncDisposable
             try
             {
                 link = await ConnectAndSubscribeAsync(stopping);
-                backoff = FirstBackoff;
+                backoff = RedisConnectionOptions.FirstBackoff;
                 outageLogged = false;
                 Subscribed(link);
                 await ListenAsync(link, stopping);
@@ -156,7 +154,7 @@ public sealed partial class RedisSubscriber : IAsyncDisposable
             {
                 break;
             }
-            backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, LongestBackoff.Ticks));
+            backoff = RedisConnectionOptions.NextBackoff(backoff);
         }
         Unsubscribed();
     }
@@ -170,10 +168,9 @@ public sealed partial class RedisSubscriber : IAsyncDisposable
         Volatile.Write(ref _link, link);
         try
         {
-            if (_options.Password is not null)
+            if (_options.AuthCommand() is { } auth)
             {
-                object[] auth = _options.User is null ? ["AUTH", _options.Password] : ["AUTH", _options.User, _options.Password];
-                await link.WriteAsync(Resp.EncodeCommand(auth), timeout.Token);
+                await link.WriteAsync(auth, timeout.Token);
                 var reply = await link.ReadAsync(timeout.Token);
                 if (reply.Kind == RedisReplyKind.Error)
                 {
