@@ -25,14 +25,7 @@ public sealed class BuilderKilledTests(RegistryFixture registryFixture, Postgres
 
         var first = await DistributedBuild.StartBuilderAsync(settings);
         var dockerfile = $"FROM {registries.Images.DockerV2}\n{BuildApi.Nonce()}RUN echo started && sleep 8 && echo survived > /survived.txt\nCMD [\"cat\", \"/survived.txt\"]\n";
-        var answer = await api.Client.PostContainerAsync(new
-        {
-            containerFile = BuildApi.Base64(dockerfile),
-            buildRepository = $"{registries.Plain.Host}/killed/builder",
-            freeze = true,
-        });
-        Assert.True(answer.Status == 200, answer.Text);
-        var buildId = answer.Body!["buildId"]!.GetValue<string>();
+        var (answer, buildId) = await api.Client.SubmitDockerfileAsync(dockerfile, $"{registries.Plain.Host}/killed/builder", freeze: true);
 
         // Kill the builder once its RUN step is under way.
         await DistributedBuild.WaitForLogLineAsync(api.Client, buildId, "started", first);

@@ -28,13 +28,7 @@ public sealed class PostgresRestartTests(RegistryFixture registryFixture, Rabbit
         await using var builder = await DistributedBuild.StartBuilderAsync(settings);
 
         var dockerfile = $"FROM {registries.Images.DockerV2}\n{BuildApi.Nonce()}RUN echo run-began && sleep 4 && echo while-postgres-was-down && sleep 15\n";
-        var answer = await api.Client.PostContainerAsync(new
-        {
-            containerFile = BuildApi.Base64(dockerfile),
-            buildRepository = $"{registries.Plain.Host}/postgres/restart",
-        });
-        Assert.True(answer.Status == 200, answer.Text);
-        var buildId = answer.Body!["buildId"]!.GetValue<string>();
+        var (_, buildId) = await api.Client.SubmitDockerfileAsync(dockerfile, $"{registries.Plain.Host}/postgres/restart");
         await DistributedBuild.WaitForLogLineAsync(api.Client, buildId, "run-began", builder);
 
         await postgres.StopAsync();

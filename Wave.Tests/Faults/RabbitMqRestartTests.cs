@@ -29,14 +29,7 @@ public sealed class RabbitMqRestartTests(RegistryFixture registryFixture, Postgr
 
         // Long enough for a stop and a start of the node (a few seconds each here) while the RUN step sleeps.
         var dockerfile = $"FROM {registries.Images.DockerV2}\n{BuildApi.Nonce()}RUN echo run-began && sleep 30 && echo survived > /survived.txt\nCMD [\"cat\", \"/survived.txt\"]\n";
-        var answer = await api.Client.PostContainerAsync(new
-        {
-            containerFile = BuildApi.Base64(dockerfile),
-            buildRepository = $"{registries.Plain.Host}/rabbit/restart",
-            freeze = true,
-        });
-        Assert.True(answer.Status == 200, answer.Text);
-        var buildId = answer.Body!["buildId"]!.GetValue<string>();
+        var (answer, buildId) = await api.Client.SubmitDockerfileAsync(dockerfile, $"{registries.Plain.Host}/rabbit/restart", freeze: true);
 
         await DistributedBuild.WaitForLogLineAsync(api.Client, buildId, "run-began", builder);
         await rabbit.StopAsync();

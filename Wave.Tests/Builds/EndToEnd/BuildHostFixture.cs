@@ -73,6 +73,14 @@ public static class BuildApi
     /// <summary>A comment that makes a recipe (and so its container id) unique to one test run.</summary>
     public static string Nonce() => $"# test {Guid.NewGuid():N}\n";
 
+    /// <summary>Requests a Dockerfile build pushed to <paramref name="buildRepository"/>; asserts it is accepted and returns the answer and its build id.</summary>
+    public static async Task<(ApiAnswer Answer, string BuildId)> SubmitDockerfileAsync(this HttpClient client, string dockerfile, string buildRepository, bool freeze = false)
+    {
+        var answer = await client.PostContainerAsync(new { containerFile = Base64(dockerfile), buildRepository, freeze });
+        Assert.True(answer.Status == 200, answer.Text);
+        return (answer, answer.Body!["buildId"]!.GetValue<string>());
+    }
+
     public static async Task<JsonNode> StatusAsync(this HttpClient client, string buildId)
     {
         using var response = await client.GetAsync($"/v1alpha1/builds/{buildId}/status", TestContext.Current.CancellationToken);
