@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 missing=()
-for tool in docker-registry:docker-registry wrk:wrk dockerd:docker.io buildah:buildah busybox:busybox-static redis-server:redis-server; do
+for tool in docker-registry:docker-registry wrk:wrk socat:socat dockerd:docker.io buildah:buildah busybox:busybox-static redis-server:redis-server; do
   command -v "${tool%%:*}" >/dev/null || missing+=("${tool##*:}")
 done
 if [ ${#missing[@]} -gt 0 ]; then
