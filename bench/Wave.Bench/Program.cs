@@ -9,7 +9,7 @@ using Wave.Tests.Infrastructure;
 
 // Wave against the distribution registry serving the same content directly, in one run on one machine: every Wave
 // figure is reported with its ratio to that baseline. Usage (bench/run.sh passes the first argument):
-//   Wave.Bench <path to Wave.AppHost.dll> [--duration 5] [--tokens 20000] [--concurrent-pulls 1000] [--no-docker] [--out file] [--only sections]
+//   Wave.Bench <path to Wave.AppHost.dll> [--duration 5] [--tokens 20000] [--concurrent-pulls 1000] [--pulls 9] [--no-docker] [--out file] [--only sections]
 var options = BenchOptions.Parse(args);
 var work = Directory.CreateTempSubdirectory("wave-bench-").FullName;
 var report = new Report();
@@ -237,38 +237,38 @@ if (options.Docker && options.Runs("pull"))
     var plainBody = new JsonObject { ["containerImage"] = directImage }.ToJsonString();
     async Task<string> WaveImageAsync(string body, WaveProcess? through = null) =>
         $"{(through ?? wave).Host}/wt/{await IssueAsync(body, through)}/bench/app:v1";
-    var directPulls = new List<double>();
-    var plainColdPulls = new List<double>();
-    var plainWarmPulls = new List<double>();
-    var augmentedWarmPulls = new List<double>();
     var plainWarm = await WaveImageAsync(plainBody);
     var augmentedWarm = await WaveImageAsync(RequestBody("bench/app:v1"));
+    // The same image through a Wave whose blob cache is off: every layer is streamed from the registry and verified.
+    await using var uncachedWave = await WaveProcess.StartAsync(options.AppHostDll, "--Wave:Proxy:BlobCache:Enabled=false");
+    await PullSecondsAsync(directImage); // warms up dockerd
     await PullSecondsAsync(plainWarm); // fills the blob cache and warms up the process
     await PullSecondsAsync(augmentedWarm);
-    for (var i = 0; i < 3; i++)
+    await PullSecondsAsync(await WaveImageAsync(plainBody, uncachedWave));
+    // Each round pulls every kind once, starting with a different one each time: a pull is ~1 s of mostly dockerd
+    // extracting layers, whose run-to-run spread (±15 %) is wider than the difference being measured.
+    var kinds = new (string Name, Func<Task<string>> Image)[]
     {
-        directPulls.Add(await PullSecondsAsync(directImage));
-        plainColdPulls.Add(await PullSecondsAsync(await WaveImageAsync(plainBody)));
-        plainWarmPulls.Add(await PullSecondsAsync(plainWarm));
-        augmentedWarmPulls.Add(await PullSecondsAsync(augmentedWarm));
-    }
-    // The same through a Wave whose blob cache is off: every layer is streamed from the registry and verified.
-    var streamedPulls = new List<double>();
-    await using (var uncachedWave = await WaveProcess.StartAsync(options.AppHostDll, "--Wave:Proxy:BlobCache:Enabled=false"))
+        ("direct", () => Task.FromResult(directImage)),
+        ("fresh", () => WaveImageAsync(plainBody)),
+        ("warm", () => Task.FromResult(plainWarm)),
+        ("augmented", () => Task.FromResult(augmentedWarm)),
+        ("streamed", () => WaveImageAsync(plainBody, uncachedWave)),
+    };
+    var pulls = kinds.ToDictionary(kind => kind.Name, _ => new double[options.PullRounds]);
+    for (var round = 0; round < options.PullRounds; round++)
     {
-        await PullSecondsAsync(await WaveImageAsync(plainBody, uncachedWave));
-        for (var i = 0; i < 3; i++)
+        for (var k = 0; k < kinds.Length; k++)
         {
-            streamedPulls.Add(await PullSecondsAsync(await WaveImageAsync(plainBody, uncachedWave)));
+            var (name, image) = kinds[(round + k) % kinds.Length];
+            pulls[name][round] = await PullSecondsAsync(await image());
         }
     }
-    report.Time("docker pull, 4×16 MB layers, same image through Wave: fresh token (layers from the blob cache)", Median(directPulls), Median(plainColdPulls), "≤ 1.05× time");
-    report.Time("docker pull, 4×16 MB layers, same image through Wave: warm token (layers from the blob cache)", Median(directPulls), Median(plainWarmPulls), "≤ 1.05× time");
-    report.Time("docker pull, 4×16 MB layers, same image through Wave: fresh token, blob cache off (every layer streamed)", Median(directPulls), Median(streamedPulls), "≤ 1.05× time");
-    report.Time("docker pull, 4×16 MB layers + 1 added layer (augmented), warm token", Median(directPulls), Median(augmentedWarmPulls), null);
+    report.Rounds("docker pull, 4×16 MB layers, same image through Wave: fresh token (layers from the blob cache)", pulls["direct"], pulls["fresh"], "≤ 1.05× time");
+    report.Rounds("docker pull, 4×16 MB layers, same image through Wave: warm token (layers from the blob cache)", pulls["direct"], pulls["warm"], "≤ 1.05× time");
+    report.Rounds("docker pull, 4×16 MB layers, same image through Wave: fresh token, blob cache off (every layer streamed)", pulls["direct"], pulls["streamed"], "≤ 1.05× time");
+    report.Rounds("docker pull, 4×16 MB layers + 1 added layer (augmented), warm token", pulls["direct"], pulls["augmented"], null);
 }
-
-static double Median(List<double> values) => values.Order().ElementAt(values.Count / 2);
 
 // --- Memory --------------------------------------------------------------------------------------------------------
 if (options.Runs("memory"))

@@ -3,7 +3,7 @@ using System.Text;
 
 namespace Wave.Bench;
 
-public sealed record BenchOptions(string AppHostDll, TimeSpan Duration, int Tokens, int ConcurrentPulls, bool Docker, string Output, IReadOnlySet<string>? Only, bool Hold)
+public sealed record BenchOptions(string AppHostDll, TimeSpan Duration, int Tokens, int ConcurrentPulls, int PullRounds, bool Docker, string Output, IReadOnlySet<string>? Only, bool Hold)
 {
     public static readonly IReadOnlyList<string> Sections = ["manifest", "post", "blob", "pull", "memory", "build", "services"];
 
@@ -14,7 +14,7 @@ public sealed record BenchOptions(string AppHostDll, TimeSpan Duration, int Toke
     {
         if (args.Length == 0 || !File.Exists(args[0]))
         {
-            throw new ArgumentException("usage: Wave.Bench <Wave.AppHost.dll> [--duration S] [--tokens N] [--concurrent-pulls N] [--no-docker] [--out FILE] [--only manifest,post,blob,pull,memory,build,services] [--hold]");
+            throw new ArgumentException("usage: Wave.Bench <Wave.AppHost.dll> [--duration S] [--tokens N] [--concurrent-pulls N] [--pulls ROUNDS] [--no-docker] [--out FILE] [--only manifest,post,blob,pull,memory,build,services] [--hold]");
         }
         string? Value(string name) => Array.IndexOf(args, name) is var i and >= 0 && i + 1 < args.Length ? args[i + 1] : null;
         return new BenchOptions(
@@ -22,6 +22,7 @@ public sealed record BenchOptions(string AppHostDll, TimeSpan Duration, int Toke
             TimeSpan.FromSeconds(int.Parse(Value("--duration") ?? "5", CultureInfo.InvariantCulture)),
             int.Parse(Value("--tokens") ?? "20000", CultureInfo.InvariantCulture),
             int.Parse(Value("--concurrent-pulls") ?? "1000", CultureInfo.InvariantCulture),
+            int.Parse(Value("--pulls") ?? "9", CultureInfo.InvariantCulture),
             !args.Contains("--no-docker"),
             Value("--out") ?? "bench/results/latest.md",
             Value("--only") is { } only ? only.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).ToHashSet() : null,
@@ -65,6 +66,25 @@ public sealed class Report
     {
         var ratio = waveSeconds / directSeconds;
         Add(what, $"{F(directSeconds, "0.00")} s", $"{F(waveSeconds, "0.00")} s", $"{F(ratio, "0.00")}× time", target, ratio <= 1.05);
+    }
+
+    /// <summary>
+    /// Wall times of pulls made in rounds (one direct and one through Wave per round, in turn): each cell is the median
+    /// with the range, and the ratio is the median of the rounds' own ratios, so a machine that slows down for a while
+    /// slows both sides of the rounds it touches instead of skewing one column.
+    /// </summary>
+    public void Rounds(string what, IReadOnlyList<double> directSeconds, IReadOnlyList<double> waveSeconds, string? target)
+    {
+        static string Cell(IReadOnlyList<double> seconds) =>
+            $"{F(Median(seconds), "0.00")} s ({F(seconds.Min(), "0.00")}–{F(seconds.Max(), "0.00")}, {seconds.Count} pulls)";
+        var ratio = Median(directSeconds.Zip(waveSeconds, (direct, wave) => wave / direct).ToList());
+        Add(what, Cell(directSeconds), Cell(waveSeconds), $"{F(ratio, "0.00")}× time (median of the rounds)", target, ratio <= 1.05);
+    }
+
+    public static double Median(IReadOnlyList<double> values)
+    {
+        var sorted = values.Order().ToList();
+        return sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[sorted.Count / 2 - 1] + sorted[sorted.Count / 2]) / 2;
     }
 
     /// <summary>A row whose cells the caller words itself (builds, where the baseline is buildah rather than the registry).</summary>
