@@ -27,6 +27,9 @@ public sealed class RegistryServer : IAsyncDisposable
 
     public string Output => _process?.Output ?? "";
 
+    /// <summary>The registry process while it runs.</summary>
+    public int? ProcessId => _process?.Id;
+
     /// <summary>Writes a config into <paramref name="directory"/> (storage under it too) and starts the registry.</summary>
     /// <param name="authSection">The YAML <c>auth:</c> block, already indented, or null for an open registry.</param>
     public static async Task<RegistryServer> StartNewAsync(string directory, string? authSection, RegistryCredentials? credentials)
