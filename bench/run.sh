@@ -2,7 +2,7 @@
 # Benchmarks Wave against the distribution registry serving the same images directly (see README "Performance").
 # Builds Release, starts a registry, Wave (dotnet Wave.AppHost.dll) and a private dockerd on loopback, prints the
 # table and writes it to bench/results/latest.md. Extra arguments go to Wave.Bench, e.g. --tokens 100000,
-# --duration 10, --concurrent-pulls 1000, --pulls 9 (docker pull rounds), --no-docker, --only build,services.
+# --duration 10, --concurrent-pulls 1000, --pulls 15 (docker pull rounds), --no-docker, --only build,services.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 missing=()

@@ -9,7 +9,7 @@ using Wave.Tests.Infrastructure;
 
 // Wave against the distribution registry serving the same content directly, in one run on one machine: every Wave
 // figure is reported with its ratio to that baseline. Usage (bench/run.sh passes the first argument):
-//   Wave.Bench <path to Wave.AppHost.dll> [--duration 5] [--tokens 20000] [--concurrent-pulls 1000] [--pulls 9] [--no-docker] [--out file] [--only sections]
+//   Wave.Bench <path to Wave.AppHost.dll> [--duration 5] [--tokens 20000] [--concurrent-pulls 1000] [--pulls 15] [--no-docker] [--out file] [--only sections]
 var options = BenchOptions.Parse(args);
 var work = Directory.CreateTempSubdirectory("wave-bench-").FullName;
 var report = new Report();
@@ -168,44 +168,81 @@ if (options.Runs("blob"))
         return;
     }
     var registryPid = registry.ProcessId!.Value;
-    await BlobThroughputAsync($"{DirectPath("bench/big")}/blobs/{bigLayer.GzipDigest}"); // page cache and JIT warm-up, outside the CPU count
-    var (directBlob, directCpu) = await WithCpuAsync(() => BlobThroughputAsync($"{DirectPath("bench/big")}/blobs/{bigLayer.GzipDigest}"), registryPid);
+    var directUrl = $"{DirectPath("bench/big")}/blobs/{bigLayer.GzipDigest}";
+    await BlobThroughputAsync(directUrl); // page cache and JIT warm-up
     var bigBlob = $"{WavePath(bigToken, "bench/big")}/blobs/{bigLayer.GzipDigest}";
-    var firstPull = await BlobThroughputAsync(bigBlob, beforeEach: wave.EmptyBlobCacheAsync);
-    report.Throughput("100 MB blob: first pull of a layer (streamed from the upstream, verified, written to the blob cache)", directBlob, firstPull, null);
-    report.Throughput("100 MB blob: repeated pulls (from the blob cache)", directBlob, await BlobThroughputAsync(bigBlob), "≥ 0.90×");
-    double streamedBlob, streamedCpu;
+    // Every row pulls the layer directly and through Wave in turn, round after round: a 100 MB pull takes ~50 ms here,
+    // short enough for one busy moment of the machine to halve a single figure.
+    var firstPull = await PairedBlobAsync(directUrl, bigBlob, beforeWave: wave.EmptyBlobCacheAsync);
+    report.Paired("100 MB blob: first pull of a layer (streamed from the upstream, verified, written to the blob cache)", firstPull, null);
+    report.Paired("100 MB blob: repeated pulls (from the blob cache)", await PairedBlobAsync(directUrl, bigBlob), "≥ 0.90×");
+    Paired streamed;
+    double streamedCpu;
     await using (var uncachedWave = await WaveProcess.StartAsync(options.AppHostDll, "--Wave:Proxy:BlobCache:Enabled=false"))
     {
         var streamedToken = await IssueAsync(RequestBody("bench/big:v1"), uncachedWave);
         var streamedUrl = $"http://{uncachedWave.Host}/v2/wt/{streamedToken}/bench/big/blobs/{bigLayer.GzipDigest}";
-        await BlobThroughputAsync(streamedUrl); // JIT warm-up of the streaming path, outside the CPU count
-        (streamedBlob, streamedCpu) = await WithCpuAsync(() => BlobThroughputAsync(streamedUrl), registryPid, uncachedWave.Pid);
-        report.Throughput("100 MB blob: streamed from the upstream and verified, every pull (blob cache off)", directBlob, streamedBlob, "≥ 0.90×");
+        await BlobThroughputAsync(streamedUrl); // JIT warm-up of the streaming path
+        streamed = await PairedBlobAsync(directUrl, streamedUrl);
+        report.Paired("100 MB blob: streamed from the upstream and verified, every pull (blob cache off)", streamed, "≥ 0.90×");
+        (_, streamedCpu) = await WithCpuAsync(() => BlobThroughputAsync(streamedUrl), registryPid, uncachedWave.Pid);
     }
-    report.Throughput("100 MB blob: http layer (redirect)", directBlob, await BlobThroughputAsync($"{WavePath(redirectToken, "bench/small")}/blobs/{bigLayer.GzipDigest}"), null);
+    report.Paired("100 MB blob: http layer (redirect)", await PairedBlobAsync(directUrl, $"{WavePath(redirectToken, "bench/small")}/blobs/{bigLayer.GzipDigest}"), null);
 
     // What a proxy that only copies bytes reaches here: socat relaying TCP to the registry with 1 MiB buffers, no
     // HTTP, no hashing. With the CPU each side used, it shows where the streamed rows' time goes.
+    var (_, directCpu) = await WithCpuAsync(() => BlobThroughputAsync(directUrl), registryPid);
     var relayPort = FreePort.Next();
     await using (var relay = TestProcess.Start(Requirements.Binary("socat", "socat"),
         ["-b", "1048576", $"TCP-LISTEN:{relayPort},bind=127.0.0.1,fork,reuseaddr", $"TCP:{registry.Host}"]))
     {
         await FreePort.WaitListeningAsync(relayPort, TimeSpan.FromSeconds(10), () => "socat did not listen");
-        await BlobThroughputAsync($"http://127.0.0.1:{relayPort}/v2/bench/big/blobs/{bigLayer.GzipDigest}");
-        var (relayed, relayedCpu) = await WithCpuAsync(() => BlobThroughputAsync($"http://127.0.0.1:{relayPort}/v2/bench/big/blobs/{bigLayer.GzipDigest}"), registryPid, relay.Id);
-        report.Throughput("100 MB blob: a bare TCP relay in front of the registry (socat, 1 MiB buffers, no HTTP, no hashing)", directBlob, relayed, null);
+        var relayUrl = $"http://127.0.0.1:{relayPort}/v2/bench/big/blobs/{bigLayer.GzipDigest}";
+        await BlobThroughputAsync(relayUrl);
+        report.Paired("100 MB blob: a bare TCP relay in front of the registry (socat, 1 MiB buffers, no HTTP, no hashing)", await PairedBlobAsync(directUrl, relayUrl), null);
+        var (_, relayedCpu) = await WithCpuAsync(() => BlobThroughputAsync(relayUrl), registryPid, relay.Id);
 
         // Verifying costs a SHA-256 of every byte on top of relaying them. All the processes share the cores, so no
         // verifying proxy can move a MB faster than (CPU of the relayed transfer + SHA-256) / cores, however it is
         // built, nor faster than the registry sends it.
         var sha = Sha256MillisecondsPerMB(bigLayer.Gzip);
+        var directBlob = streamed.DirectMBps;
         var floor = Math.Max(1000 / directBlob, (relayedCpu + sha) / Environment.ProcessorCount);
         report.Row($"100 MB blob: CPU per MB, all processes (registry, client, and relay or Wave); SHA-256 alone is {sha:0.00} ms/MB here",
             $"{directCpu:0.00} ms/MB (relay: {relayedCpu:0.00})",
             $"{streamedCpu:0.00} ms/MB streamed and verified",
-            $"a verifying proxy on {Environment.ProcessorCount} cores can reach at most {1000 / floor:N0} MB/s = {1000 / floor / directBlob:0.00}× direct; Wave streams at {streamedBlob / (1000 / floor):0.00}× that bound");
+            $"a verifying proxy on {Environment.ProcessorCount} cores can reach at most {1000 / floor:N0} MB/s = {1000 / floor / directBlob:0.00}× direct; Wave streams at {streamed.WaveMBps / (1000 / floor):0.00}× that bound");
     }
+}
+
+// Pulls the layer directly and through Wave in turn (alternating which goes first), 9 rounds: medians of each side and
+// of the rounds' own ratios.
+async Task<Paired> PairedBlobAsync(string directUrl, string waveUrl, Func<bool, Task>? beforeWave = null)
+{
+    var direct = new List<double>();
+    var through = new List<double>();
+    for (var round = 0; round < 9; round++)
+    {
+        async Task WaveAsync()
+        {
+            if (beforeWave is not null)
+            {
+                await beforeWave(round > 0);
+            }
+            through.Add(await BlobPullAsync(waveUrl));
+        }
+        if (round % 2 == 0)
+        {
+            direct.Add(await BlobPullAsync(directUrl));
+            await WaveAsync();
+        }
+        else
+        {
+            await WaveAsync();
+            direct.Add(await BlobPullAsync(directUrl));
+        }
+    }
+    return new Paired(Report.Median(direct), Report.Median(through), Report.Median(direct.Zip(through, (d, w) => w / d).ToList()));
 }
 
 // The CPU time (user + system) the given processes and this one (the client) used while a measurement ran, per MB
@@ -252,29 +289,31 @@ static double Sha256MillisecondsPerMB(byte[] bytes)
     return best;
 }
 
-async Task<double> BlobThroughputAsync(string url, Func<bool, Task>? beforeEach = null)
+// The best of 5 pulls (warm-ups, CPU counts), in MB/s.
+async Task<double> BlobThroughputAsync(string url)
 {
     var best = 0.0;
-    var buffer = new byte[256 * 1024];
     for (var i = 0; i < 5; i++)
     {
-        if (beforeEach is not null)
-        {
-            await beforeEach(i > 0);
-        }
-        var clock = Stopwatch.StartNew();
-        using var response = await http.GetAsync(url, HttpCompletionOption.ResponseHeadersRead);
-        response.EnsureSuccessStatusCode();
-        await using var body = await response.Content.ReadAsStreamAsync();
-        long total = 0;
-        int read;
-        while ((read = await body.ReadAsync(buffer)) > 0)
-        {
-            total += read;
-        }
-        best = Math.Max(best, total / 1e6 / clock.Elapsed.TotalSeconds);
+        best = Math.Max(best, await BlobPullAsync(url));
     }
-    return best; // MB/s
+    return best;
+}
+
+async Task<double> BlobPullAsync(string url)
+{
+    var buffer = new byte[256 * 1024];
+    var clock = Stopwatch.StartNew();
+    using var response = await http.GetAsync(url, HttpCompletionOption.ResponseHeadersRead);
+    response.EnsureSuccessStatusCode();
+    await using var body = await response.Content.ReadAsStreamAsync();
+    long total = 0;
+    int read;
+    while ((read = await body.ReadAsync(buffer)) > 0)
+    {
+        total += read;
+    }
+    return total / 1e6 / clock.Elapsed.TotalSeconds; // MB/s
 }
 
 // --- docker pull ---------------------------------------------------------------------------------------------------
