@@ -51,10 +51,10 @@ public sealed class BuildBench(RegistryServer registry, string appHostDll, strin
             waveTimes.Add(requestToCompleted);
             buildTimes.Add(recorded);
         }
-        var directMedian = Median(directTimes);
-        var waveMedian = Median(waveTimes);
+        var directMedian = Report.Median(directTimes);
+        var waveMedian = Report.Median(waveTimes);
         report.Row("build, FROM busybox + one RUN: request to completed (median of 3; buildah bud + push direct)",
-            $"{directMedian:0.00} s", $"{waveMedian:0.00} s (build itself {Median(buildTimes):0.00} s)", $"{waveMedian / directMedian:0.00}× time");
+            $"{directMedian:0.00} s", $"{waveMedian:0.00} s (build itself {Report.Median(buildTimes):0.00} s)", $"{waveMedian / directMedian:0.00}× time");
 
         // 50 identical requests at once: one build, and every requester's pull waits for it.
         var dockerfile = Dockerfile();
@@ -92,8 +92,6 @@ public sealed class BuildBench(RegistryServer registry, string appHostDll, strin
             $"{buildIds.Count} build ✅ ({buildSeconds:0.00} s); pulls answered after p50 {waits[waits.Count / 2]:0.00} s, max {waits[^1]:0.00} s (all in {wall:0.00} s)",
             $"{waits[waits.Count / 2] / buildSeconds:0.00}× / {waits[^1] / buildSeconds:0.00}× the build (p50 / max wait)");
     }
-
-    private static double Median(List<double> values) => values.Order().ElementAt(values.Count / 2);
 
     private static double BuildSeconds(JsonNode record)
     {

@@ -63,12 +63,6 @@ public sealed class Report
     public void Paired(string what, Paired paired, string? target) =>
         Add(what, $"{F(paired.DirectMBps, "N0")} MB/s", $"{F(paired.WaveMBps, "N0")} MB/s", $"{F(paired.Ratio, "0.00")}× (median of the rounds)", target, paired.Ratio >= 0.9);
 
-    public void Time(string what, double directSeconds, double waveSeconds, string? target)
-    {
-        var ratio = waveSeconds / directSeconds;
-        Add(what, $"{F(directSeconds, "0.00")} s", $"{F(waveSeconds, "0.00")} s", $"{F(ratio, "0.00")}× time", target, ratio <= 1.05);
-    }
-
     /// <summary>
     /// Wall times of pulls made in rounds (one direct and one through Wave per round, in turn): each cell is the median
     /// with the range, and the ratio is the median of the rounds' own ratios, so a machine that slows down for a while
