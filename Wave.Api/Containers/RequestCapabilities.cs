@@ -199,7 +199,8 @@ public static class RequestCapabilities
             return;
         }
         var type = packages.TryGetProperty("type", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString()!.ToUpperInvariant() : null;
-        if (type is not null && !capabilities.BuildTemplates.ContainsKey(type) && type != "SPACK")
+        // CRAN is a package type of the Wave API that this service does not build; an unknown type is the planner's 400.
+        if (type is "CRAN" && !capabilities.BuildTemplates.ContainsKey(type))
         {
             throw NotImplemented("packages.type", $"Packages of type {type} are not supported by this Wave service - it builds {string.Join(", ", capabilities.BuildTemplates.Keys)} packages");
         }

@@ -42,6 +42,7 @@ public static class ApiExtensions
         builder.Services.AddSingleton<ContainerRecorder>();
         builder.Services.TryAddSingleton<IContainerBuildStatus, BuildStoreContainerBuildStatus>();
         builder.Services.Configure<AdminOptions>(builder.Configuration.GetSection("Wave:Admin"));
+        builder.Services.AddOpenApi(LandingPage.OpenApiDocument);
         return builder;
     }
 
@@ -55,6 +56,7 @@ public static class ApiExtensions
         app.MapBuildsApi();
         app.MapContainerRecordApi();
         app.MapViewPages();
+        app.MapLandingPage();
         return app;
     }
 }

@@ -18,7 +18,7 @@ public abstract class SqlContainerRecordStore(Func<CancellationToken, Task> ensu
     private const string Columns =
         "token, user_id, user_name, user_email, workspace_id, platform_endpoint, request_ip, source_image, source_digest, " +
         "target_image, served_digest, platform, container_config, build_id, credentials_source, created_at, expires_at, revoked_at, " +
-        "freeze, mirror, build_new, scan_id, fingerprint";
+        "is_freeze, is_mirror, build_new, scan_id, fingerprint";
 
     protected abstract Task<DbConnection> OpenAsync(CancellationToken cancellationToken);
 
@@ -33,7 +33,7 @@ public abstract class SqlContainerRecordStore(Func<CancellationToken, Task> ensu
         return await ExecuteAsync(connection,
             $"INSERT INTO container_requests ({Columns}) VALUES (@token, @user_id, @user_name, @user_email, @workspace_id, @platform_endpoint, " +
             "@request_ip, @source_image, @source_digest, @target_image, @served_digest, @platform, @container_config, @build_id, " +
-            "@credentials_source, @created_at, @expires_at, @revoked_at, @freeze, @mirror, @build_new, @scan_id, @fingerprint) ON CONFLICT (token) DO NOTHING",
+            "@credentials_source, @created_at, @expires_at, @revoked_at, @is_freeze, @is_mirror, @build_new, @scan_id, @fingerprint) ON CONFLICT (token) DO NOTHING",
             [
                 ("token", record.Token), ("user_id", record.User?.Id), ("user_name", record.User?.UserName), ("user_email", record.User?.Email),
                 ("workspace_id", record.WorkspaceId), ("platform_endpoint", record.PlatformEndpoint), ("request_ip", record.RequestIp),
@@ -42,7 +42,7 @@ public abstract class SqlContainerRecordStore(Func<CancellationToken, Task> ensu
                 ("container_config", record.ContainerConfig is null ? null : JsonSerializer.Serialize(record.ContainerConfig)),
                 ("build_id", record.BuildId), ("credentials_source", record.CredentialsSource), ("created_at", Timestamp(record.CreatedAt)),
                 ("expires_at", Timestamp(record.ExpiresAt)), ("revoked_at", Timestamp(record.RevokedAt)),
-                ("freeze", record.Freeze), ("mirror", record.Mirror), ("build_new", record.BuildNew), ("scan_id", record.ScanId),
+                ("is_freeze", record.Freeze), ("is_mirror", record.Mirror), ("build_new", record.BuildNew), ("scan_id", record.ScanId),
                 ("fingerprint", record.Fingerprint),
             ], cancellationToken) == 1;
     }

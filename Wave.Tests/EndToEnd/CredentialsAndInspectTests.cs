@@ -97,8 +97,11 @@ public sealed class CredentialsAndInspectTests(RegistryFixture registryFixture, 
         var (wave, registries) = await SetUpAsync();
         var index = await wave.Client.PostJsonAsync("/v1alpha1/inspect", new { containerImage = registries.Images.MultiArch });
         Assert.True(index.Status == 200, index.Text);
-        Assert.Equal(2, index.Body!["container"]!["manifest"]!["manifests"]!.AsArray().Count);
-        Assert.Null(index.Body["container"]!["config"]);
+        // The Wave API's answer for an index: {index: ...} with the platform of each entry, no container.
+        Assert.Equal(2, index.Body!["index"]!["manifests"]!.AsArray().Count);
+        Assert.Equal(["amd64", "arm64"], index.Body["index"]!["manifests"]!.AsArray().Select(m => m!["platform"]!["architecture"]!.GetValue<string>()).Order());
+        Assert.StartsWith("sha256:", index.Body["index"]!["digest"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Null(index.Body["container"]);
 
         var arm = await wave.Client.PostJsonAsync("/v1alpha1/inspect?platform=linux/arm64", new { containerImage = registries.Images.MultiArch });
         Assert.True(arm.Status == 200, arm.Text);
