@@ -17,8 +17,12 @@ namespace Wave.Api.Builds;
 /// </summary>
 public sealed record BuildTrack(string? BuildId, string TargetImage, bool Cached, string? Digest, bool? Succeeded)
 {
-    /// <summary>A build the client waits for: queued now or already running.</summary>
-    public static BuildTrack Pending(string buildId, string targetImage) => new(buildId, targetImage, Cached: false, Digest: null, Succeeded: null);
+    /// <summary>True when this request recorded and queued the build (false: it joined one, or found the image).</summary>
+    public bool Started { get; init; }
+
+    /// <summary>A build the client waits for: queued now by this request (<paramref name="started"/>) or already running.</summary>
+    public static BuildTrack Pending(string buildId, string targetImage, bool started = false) =>
+        new(buildId, targetImage, Cached: false, Digest: null, Succeeded: null) { Started = started };
 
     /// <summary>The image is in the registry: nothing to wait for.</summary>
     public static BuildTrack Ready(string? buildId, string targetImage, string digest) => new(buildId, targetImage, Cached: true, digest, Succeeded: true);
@@ -82,7 +86,7 @@ public sealed class BuildService(
         }
         logger.LogInformation("Build {BuildId} of {TargetImage} ({Platform}) queued for {User}", job.BuildId, plan.TargetImage, job.Platform, user?.UserName ?? "anonymous");
         await metrics.RecordAsync(UsageMetric.Builds, WaveUser.OrganizationOf(user), plan.Platform.Architecture, cancellationToken);
-        return BuildTrack.Pending(job.BuildId, plan.TargetImage);
+        return BuildTrack.Pending(job.BuildId, plan.TargetImage, started: true);
     }
 
     /// <summary>

@@ -83,7 +83,7 @@ public sealed class ContainerRequestService(
         var track = request.DryRun
             ? await builds.PreviewAsync(plan, cancellationToken)
             : await builds.SubmitAsync(plan, user, requestIp, cancellationToken);
-        var buildNew = !track.Cached && !request.DryRun && track.BuildId is not null;
+        var buildNew = track.Started;
         var now = time.GetUtcNow();
         var id = ContainerTokens.New();
         var details = new RecordDetails(track.BuildId, plan.Freeze, Mirror: false, BuildNew: track.BuildId is null ? null : buildNew, ScanId: null, request.Fingerprint);
