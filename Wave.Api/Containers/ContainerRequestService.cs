@@ -113,8 +113,15 @@ public sealed class ContainerRequestService(
             }
             return new ContainerSubmission
             {
-                RequestId = id, TargetImage = durable, ContainerImage = durable, BuildId = track.BuildId, Cached = track.Cached,
-                Freeze = true, Succeeded = track.Succeeded, DryRun = request.DryRun, BuildNew = buildNew,
+                RequestId = id,
+                TargetImage = durable,
+                ContainerImage = durable,
+                BuildId = track.BuildId,
+                Cached = track.Cached,
+                Freeze = true,
+                Succeeded = track.Succeeded,
+                DryRun = request.DryRun,
+                BuildNew = buildNew,
             };
         }
         var containerRequest = new ContainerRequest
@@ -141,9 +148,16 @@ public sealed class ContainerRequestService(
         }
         return new ContainerSubmission
         {
-            RequestId = id, Token = request.DryRun ? null : id, TargetImage = containerRequest.TargetImage,
-            Expiration = request.DryRun ? null : containerRequest.ExpiresAt, ContainerImage = track.TargetImage, BuildId = track.BuildId,
-            Cached = track.Cached, Succeeded = track.Succeeded, DryRun = request.DryRun, BuildNew = buildNew,
+            RequestId = id,
+            Token = request.DryRun ? null : id,
+            TargetImage = containerRequest.TargetImage,
+            Expiration = request.DryRun ? null : containerRequest.ExpiresAt,
+            ContainerImage = track.TargetImage,
+            BuildId = track.BuildId,
+            Cached = track.Cached,
+            Succeeded = track.Succeeded,
+            DryRun = request.DryRun,
+            BuildNew = buildNew,
         };
     }
 
@@ -182,7 +196,11 @@ public sealed class ContainerRequestService(
             // The upstream was resolved (a missing image is still an error); no token is issued, nothing recorded.
             return new ContainerSubmission
             {
-                RequestId = token, TargetImage = containerRequest.TargetImage, ContainerImage = containerRequest.SourceImage, Succeeded = true, DryRun = true,
+                RequestId = token,
+                TargetImage = containerRequest.TargetImage,
+                ContainerImage = containerRequest.SourceImage,
+                Succeeded = true,
+                DryRun = true,
             };
         }
         containerRequest = containerRequest with
@@ -198,8 +216,12 @@ public sealed class ContainerRequestService(
             token, containerRequest.SourceImage, upstream.Digest, user?.UserName ?? "anonymous", containerRequest.IsAugmented);
         return new ContainerSubmission
         {
-            RequestId = token, Token = token, TargetImage = containerRequest.TargetImage, Expiration = containerRequest.ExpiresAt,
-            ContainerImage = containerRequest.SourceImage, Succeeded = true,
+            RequestId = token,
+            Token = token,
+            TargetImage = containerRequest.TargetImage,
+            Expiration = containerRequest.ExpiresAt,
+            ContainerImage = containerRequest.SourceImage,
+            Succeeded = true,
         };
     }
 

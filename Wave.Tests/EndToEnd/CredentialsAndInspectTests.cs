@@ -83,6 +83,14 @@ public sealed class CredentialsAndInspectTests(RegistryFixture registryFixture, 
         Assert.False(container["oci"]!.GetValue<bool>());
         Assert.False(container["v1"]!.GetValue<bool>());
         Assert.Equal("layers", container["config"]!["rootfs"]!["type"]!.GetValue<string>());
+        // The config in the shape the clients parse (wave-api ConfigSpec): camelCase runtime keys, lists never missing.
+        var runtime = container["config"]!["config"]!.AsObject();
+        Assert.Null(runtime["Env"]);
+        Assert.Equal(System.Text.Json.JsonValueKind.Array, runtime["env"]!.GetValueKind());
+        Assert.Equal(System.Text.Json.JsonValueKind.Array, runtime["cmd"]!.GetValueKind());
+        Assert.Equal(System.Text.Json.JsonValueKind.Array, runtime["entrypoint"]!.GetValueKind());
+        Assert.Equal(System.Text.Json.JsonValueKind.Object, runtime["labels"]!.GetValueKind());
+        Assert.Equal("amd64", container["config"]!["architecture"]!.GetValue<string>());
         var direct = await TestProcess.RunAsync(Requirements.Binary("skopeo", "skopeo"), ["inspect", "--tls-verify=false", "--format", "{{.Digest}}", $"docker://{registries.Images.DockerV2}"]);
         Assert.Equal(direct.Trim(), container["digest"]!.GetValue<string>());
 
