@@ -88,13 +88,18 @@ public static class ContainerRecordApi
     /// is PENDING while queued, BUILDING while it runs and DONE when it completed, with <c>succeeded</c>, and on failure
     /// the reason and the build's page. <c>creationTime</c> is when the build (or the request) started.
     /// </summary>
-    public static async Task<IResult> Status(string requestId, HttpContext context, IContainerRecordStore records, IContainerBuildStatus builds, TimeProvider time)
+    public static async Task<IResult> Status(string requestId, HttpContext context, IContainerRecordStore records, IContainerBuildStatus builds,
+        Core.Mirrors.IMirrorStore mirrors, TimeProvider time)
     {
         var cancellationToken = context.RequestAborted;
         var record = await records.FindAsync(requestId, cancellationToken);
         if (record is null)
         {
             return Unknown(requestId);
+        }
+        if (record.Mirror && record.BuildId is { } mirrorId)
+        {
+            return StatusAnswer(await MirrorStatusAsync(record, mirrorId, mirrors, context, cancellationToken));
         }
         if (record.BuildId is null)
         {
@@ -119,6 +124,27 @@ public static class ContainerRecordApi
             failed ? $"{ContainerStatusResponse.BuildFailed}{(build.Reason is { Length: > 0 } reason ? " - " + reason : "")}" : null,
             failed ? $"{server}/view/builds/{Uri.EscapeDataString(build.BuildId)}" : null,
             build.StartedAt.UtcDateTime, build.Duration));
+    }
+
+    /// <summary>
+    /// A mirror is PENDING until its copy is done (queued or copying: there is no build to report), then DONE with
+    /// <c>succeeded</c>; a failure has the server's reason followed by this service's, and the mirror's page.
+    /// </summary>
+    private static async Task<ContainerStatusResponse> MirrorStatusAsync(ContainerRecord record, string mirrorId, Core.Mirrors.IMirrorStore mirrors,
+        HttpContext context, CancellationToken cancellationToken)
+    {
+        var mirror = await mirrors.FindAsync(mirrorId, cancellationToken);
+        if (mirror is not { Completed: true })
+        {
+            return new ContainerStatusResponse(record.Token, ContainerStatusResponse.Pending, null, mirrorId, record.ScanId, null, null, null, null,
+                (mirror?.CreatedAt ?? record.CreatedAt).UtcDateTime, null);
+        }
+        var failed = mirror.Succeeded != true;
+        var server = $"{context.Request.Scheme}://{context.Request.Host}";
+        return new ContainerStatusResponse(record.Token, ContainerStatusResponse.Done, null, mirrorId, record.ScanId, null, mirror.Succeeded == true,
+            failed ? $"{ContainerStatusResponse.MirrorFailed}{(mirror.FailureReason is { Length: > 0 } reason ? " - " + reason : "")}" : null,
+            failed ? $"{server}/view/mirrors/{Uri.EscapeDataString(mirrorId)}" : null,
+            mirror.CreatedAt.UtcDateTime, mirror.Duration);
     }
 
     private static IResult StatusAnswer(ContainerStatusResponse status) => TypedResults.Json(status, OmitNulls);

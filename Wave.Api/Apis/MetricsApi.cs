@@ -9,7 +9,7 @@ using Wave.Core.Names;
 
 namespace Wave.Api.Apis;
 
-/// <summary>The usage metrics API of the Wave API reference: builds, pulls and Fusion pulls by day and organisation (v1alpha3: and architecture).</summary>
+/// <summary>The usage metrics API of the Wave API reference: builds, pulls, Fusion pulls and mirrors by day and organisation (v1alpha3: and architecture).</summary>
 public static class MetricsApi
 {
     public sealed record MetricsResponse(
@@ -27,6 +27,7 @@ public static class MetricsApi
             app.MapGet($"/{version}/metrics/builds", (HttpContext c, UsageMetrics m, IOptions<MetricsOptions> o) => Query(c, m, o.Value, UsageMetric.Builds, withArch));
             app.MapGet($"/{version}/metrics/pulls", (HttpContext c, UsageMetrics m, IOptions<MetricsOptions> o) => Query(c, m, o.Value, UsageMetric.Pulls, withArch));
             app.MapGet($"/{version}/metrics/fusion/pulls", (HttpContext c, UsageMetrics m, IOptions<MetricsOptions> o) => Query(c, m, o.Value, UsageMetric.Fusion, withArch));
+            app.MapGet($"/{version}/metrics/mirrors", (HttpContext c, UsageMetrics m, IOptions<MetricsOptions> o) => Query(c, m, o.Value, UsageMetric.Mirrors, withArch));
         }
         return app;
     }

@@ -54,7 +54,8 @@ public static class ViewPages
             ("Revoked", record.RevokedAt is null ? "no" : HtmlPage.Time(record.RevokedAt)),
             ("User", record.User is null ? "anonymous" : $"{record.User.UserName}{(record.User.Email is null ? "" : $" <{record.User.Email}>")}"),
             ("Platform workspace", record.WorkspaceId?.ToString(System.Globalization.CultureInfo.InvariantCulture)),
-            ("Build", record.BuildId is null ? null : new HtmlPage.Markup($"<a href=\"/view/builds/{HtmlPage.Encode(Uri.EscapeDataString(record.BuildId))}\">{HtmlPage.Encode(record.BuildId)}</a>")),
+            (record.Mirror ? "Mirror" : "Build", record.BuildId is null ? null
+                : new HtmlPage.Markup($"<a href=\"/view/{(record.Mirror ? "mirrors" : "builds")}/{HtmlPage.Encode(Uri.EscapeDataString(record.BuildId))}\">{HtmlPage.Encode(record.BuildId)}</a>")),
         ]);
         page.Heading("Source");
         page.Table("source",

@@ -50,6 +50,7 @@ public sealed record ContainerSubmission
 public sealed class ContainerRequestService(
     RegistryClient registry,
     BuildService builds,
+    Mirrors.MirrorService mirrors,
     IRegistryCredentialsProvider configuredCredentials,
     PlatformCredentialsClient platformCredentials,
     CredentialSealer sealer,
@@ -75,6 +76,10 @@ public sealed class ContainerRequestService(
     /// </summary>
     public async Task<ContainerSubmission> SubmitAsync(ValidatedContainerRequest request, WaveUser? user, string? requestIp, CancellationToken cancellationToken)
     {
+        if (request.MirrorTarget is { } mirrorTarget)
+        {
+            return await mirrors.SubmitAsync(request, mirrorTarget, user, requestIp, cancellationToken);
+        }
         if (request.Build is not { } plan)
         {
             return await SubmitAugmentationAsync(request, user, requestIp, cancellationToken);

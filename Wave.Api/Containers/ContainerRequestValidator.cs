@@ -25,6 +25,12 @@ public sealed record ValidatedContainerRequest(ImageReference Image, ContainerPl
 
     /// <summary>The image the request named (<c>containerImage</c>), when it named one; for a freeze, the image frozen.</summary>
     public string? SourceImage { get; init; }
+
+    /// <summary>For a mirror (<c>mirror: true</c>): where <see cref="Image"/> is copied to.</summary>
+    public ImageReference? MirrorTarget { get; init; }
+
+    /// <summary>The time zone offset of the client's <c>timestamp</c> (<c>+02:00</c>, <c>Z</c>), when it sent a readable one.</summary>
+    public string? OffsetId { get; init; }
 }
 
 /// <summary>A request the service refuses: HTTP status, the field at fault (if any) and why.</summary>
@@ -56,6 +62,10 @@ public static class ContainerRequestValidator
     /// <param name="builds">The build settings; null or disabled: a build request is refused.</param>
     public static ValidatedContainerRequest Validate(SubmitContainerTokenRequest request, ContainerRequestLimits limits, BuildOptions? builds = null)
     {
+        if (request.Mirror == true)
+        {
+            return ValidateMirror(request, builds);
+        }
         var buildField = BuildSourceField(request);
         if (request.ContainerImage is not null && request.ContainerFile is not null)
         {
@@ -92,6 +102,58 @@ public static class ContainerRequestValidator
             ValidateConfig(config, limits);
         }
         return new ValidatedContainerRequest(image, platform, config) { DryRun = request.DryRun == true, Fingerprint = request.Fingerprint, SourceImage = image.ToString() };
+    }
+
+    /// <summary>
+    /// A mirror: the source image and the name it is copied to. The conflicts with other fields were refused before
+    /// (<see cref="RequestCapabilities"/>); <c>containerPlatform</c> is kept for the record only, as the Wave server
+    /// copies every platform of an index whatever the client's platform.
+    /// </summary>
+    private static ValidatedContainerRequest ValidateMirror(SubmitContainerTokenRequest request, BuildOptions? builds)
+    {
+        if (!ImageReference.TryParse(request.ContainerImage, out var source, out var imageError))
+        {
+            throw ApiException.BadRequest("containerImage", $"'{request.ContainerImage}' is not a valid image name: {imageError}");
+        }
+        ContainerPlatform? platform = null;
+        if (request.ContainerPlatform is not null && !ContainerPlatform.TryParse(request.ContainerPlatform, out platform, out var platformError))
+        {
+            throw ApiException.BadRequest("containerPlatform", $"'{request.ContainerPlatform}' is not supported: {platformError}");
+        }
+        if (Core.Mirrors.MirrorTarget.TryName(source, request.BuildRepository!, out var problem) is not { } target)
+        {
+            throw ApiException.BadRequest("buildRepository", problem!);
+        }
+        if (Core.Mirrors.MirrorTarget.SameRegistry(source, target))
+        {
+            throw new ApiException(StatusCodes.Status400BadRequest, $"Source and target mirror registry are the same - offending value '{request.BuildRepository}'", "buildRepository");
+        }
+        // As the server's validation: a mirror goes to a repository of the user's, never into Wave's own build or cache repository.
+        foreach (var own in new[] { builds?.DefaultBuildRepository, builds?.DefaultCacheRepository })
+        {
+            if (own is { Length: > 0 } && (target.Name + "/").StartsWith(own.TrimEnd('/') + "/", StringComparison.OrdinalIgnoreCase))
+            {
+                throw new ApiException(StatusCodes.Status400BadRequest, $"Mirror registry not allowed - offending value '{request.BuildRepository}'", "buildRepository");
+            }
+        }
+        return new ValidatedContainerRequest(source, platform, null)
+        {
+            DryRun = request.DryRun == true,
+            Fingerprint = request.Fingerprint,
+            SourceImage = source.ToString(),
+            MirrorTarget = target,
+            OffsetId = OffsetOf(request.Timestamp),
+        };
+    }
+
+    /// <summary><c>+02:00</c> of <c>2024-04-09T21:19:01.715+02:00</c>, <c>Z</c> for UTC; null for a timestamp that is not ISO-8601.</summary>
+    private static string? OffsetOf(string? timestamp)
+    {
+        if (timestamp is null || !DateTimeOffset.TryParse(timestamp, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.None, out var parsed))
+        {
+            return null;
+        }
+        return parsed.Offset == TimeSpan.Zero ? "Z" : parsed.ToString("zzz", System.Globalization.CultureInfo.InvariantCulture);
     }
 
     public static bool AsksForSif(SubmitContainerTokenRequest request) =>

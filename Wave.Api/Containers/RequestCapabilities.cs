@@ -14,7 +14,7 @@ public sealed record ServiceCapabilities
     /// <summary>Image builds (<c>Wave:Build:Enabled</c>).</summary>
     public bool Builds { get; init; }
 
-    /// <summary>Container mirroring (<c>mirror: true</c>). Not implemented yet.</summary>
+    /// <summary>Container mirroring (<c>mirror: true</c>): <c>Wave:Mirror:Enabled</c>, and builders to copy on (<c>Wave:Build:Enabled</c>).</summary>
     public bool Mirror { get; init; }
 
     /// <summary>Security scans (<c>scanMode</c>, <c>scanLevels</c>). Not implemented yet.</summary>
@@ -47,8 +47,12 @@ public sealed record ServiceCapabilities
     /// <summary>The templates the Wave API defines (wave-api BuildTemplate).</summary>
     public static readonly IReadOnlyList<string> KnownBuildTemplates = ["conda/pixi:v1", CondaMicromambaV1, "conda/micromamba:v2", "cran/installr:v1"];
 
-    /// <summary>What this service honours with these build settings.</summary>
-    public static ServiceCapabilities For(BuildOptions builds) => new() { Builds = builds.Enabled };
+    /// <summary>What this service honours with these build and mirror settings.</summary>
+    public static ServiceCapabilities For(BuildOptions builds, Core.Mirrors.MirrorOptions? mirrors = null) => new()
+    {
+        Builds = builds.Enabled,
+        Mirror = builds.Enabled && (mirrors?.Enabled ?? true),
+    };
 }
 
 /// <summary>
@@ -134,6 +138,21 @@ public static class RequestCapabilities
         {
             throw BadRequest("containerConfig", "Attribute `mirror` and `containerConfig` conflict each other");
         }
+        // What else would make it a build: the server builds such a request and drops the mirror; refused here (wave-cli refuses them too).
+        foreach (var (field, present) in new[]
+                 {
+                     ("packages", request.Packages is { ValueKind: not JsonValueKind.Null }),
+                     ("condaFile", request.CondaFile is not null),
+                     ("spackFile", request.SpackFile is not null),
+                     ("buildContext", request.BuildContext is { ValueKind: not JsonValueKind.Null }),
+                     ("format", ContainerRequestValidator.AsksForSif(request)),
+                 })
+        {
+            if (present)
+            {
+                throw BadRequest(field, $"Attribute `mirror` and `{field}` conflict each other");
+            }
+        }
         if (string.IsNullOrWhiteSpace(request.BuildRepository))
         {
             throw BadRequest("buildRepository", "Attribute `buildRepository` is required when specifying `mirror` mode");
@@ -146,7 +165,7 @@ public static class RequestCapabilities
         }
         if (!capabilities.Mirror)
         {
-            throw NotImplemented("mirror", "Mirror service is not enabled - this Wave service does not mirror containers yet (there is no Wave:Mirror setting to turn on)");
+            throw NotImplemented("mirror", "Mirror service is not enabled - Check Wave configuration settings 'Wave:Mirror:Enabled' and 'Wave:Build:Enabled' (copies run on the builders)");
         }
     }
 

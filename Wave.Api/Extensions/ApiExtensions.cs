@@ -28,7 +28,9 @@ public static class ApiExtensions
         builder.Services.AddSingleton<BuildService>();
         builder.Services.AddSingleton<ContainerInspector>();
         builder.AddWaveNetworkPolicy();
-        builder.Services.AddSingleton(services => ServiceCapabilities.For(services.GetRequiredService<IOptions<BuildOptions>>().Value));
+        builder.Services.AddSingleton(services => ServiceCapabilities.For(services.GetRequiredService<IOptions<BuildOptions>>().Value,
+            services.GetRequiredService<IOptions<Wave.Core.Mirrors.MirrorOptions>>().Value));
+        builder.AddWaveMirrors();
         builder.Services.AddMemoryCache();
         builder.Services.Configure<IdentityOptions>(builder.Configuration.GetSection("Wave:Identity"));
         // No cookie container: Platform answers a token refresh with cookies, which must never be shared between users.
@@ -56,6 +58,8 @@ public static class ApiExtensions
         app.MapBuildsApi();
         app.MapContainerRecordApi();
         app.MapViewPages();
+        app.MapMirrorsApi();
+        app.MapMirrorPages();
         app.MapLandingPage();
         return app;
     }

@@ -159,4 +159,7 @@ public sealed record ContainerStatusResponse(
 
     /// <summary>The Wave server's reason for a failed build; this service's own reason follows it.</summary>
     public const string BuildFailed = "Container build did not complete successfully";
+
+    /// <summary>The Wave server's reason for a failed mirror.</summary>
+    public const string MirrorFailed = "Container mirror did not complete successfully";
 }

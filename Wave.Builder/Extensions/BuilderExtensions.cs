@@ -44,6 +44,7 @@ public static class BuilderExtensions
         builder.Services.AddHttpClient(RemoteLayerFetcher.HttpClientName, client => client.Timeout = TimeSpan.FromMinutes(10));
         builder.Services.AddSingleton<RemoteLayerFetcher>();
         builder.Services.AddSingleton<BuildRunner>();
+        builder.AddWaveMirrorCopies();
         builder.Services.AddHostedService<BuildRecovery>();
         builder.Services.AddHostedService<BuildWorker>();
         builder.Services.AddHostedService<StalledBuildSweeper>();

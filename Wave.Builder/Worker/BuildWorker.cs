@@ -2,8 +2,11 @@ using Wave.Core.Persistence;
 
 namespace Wave.Builder.Worker;
 
-/// <summary>Takes build jobs from the queue and runs each to its end (<see cref="BuildRunner"/>), as many at once as the queue's concurrency allows.</summary>
-public sealed class BuildWorker(IBuildQueue queue, BuildRunner runner, BuildQueueOptions options, ILogger<BuildWorker> logger) : BackgroundService
+/// <summary>
+/// Takes jobs from the build queue and runs each to its end, as many at once as the queue's concurrency allows: builds
+/// on <see cref="BuildRunner"/>, mirror jobs (<see cref="Core.Builds.BuildJob.Mirror"/>) on <see cref="Mirrors.MirrorRunner"/>.
+/// </summary>
+public sealed class BuildWorker(IBuildQueue queue, BuildRunner runner, Mirrors.MirrorRunner mirrors, BuildQueueOptions options, ILogger<BuildWorker> logger) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -12,7 +15,9 @@ public sealed class BuildWorker(IBuildQueue queue, BuildRunner runner, BuildQueu
         {
             try
             {
-                await queue.ConsumeAsync(runner.RunAsync, stoppingToken);
+                await queue.ConsumeAsync((delivery, cancellationToken) => delivery.Job.Mirror is null
+                    ? runner.RunAsync(delivery, cancellationToken)
+                    : mirrors.RunAsync(delivery, cancellationToken), stoppingToken);
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {

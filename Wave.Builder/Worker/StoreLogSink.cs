@@ -15,7 +15,7 @@ public sealed class StoreLogSink : IBuildLogSink, IAsyncDisposable
     public static readonly TimeSpan FlushInterval = TimeSpan.FromMilliseconds(500);
     public const int MaxBatchCharacters = 64 * 1024;
 
-    private readonly IBuildStore _store;
+    private readonly Func<string, CancellationToken, Task> _append;
     private readonly string _buildId;
     private readonly ILogger _logger;
     private readonly StringBuilder _pending = new();
@@ -25,8 +25,14 @@ public sealed class StoreLogSink : IBuildLogSink, IAsyncDisposable
     private readonly Lock _gate = new();
 
     public StoreLogSink(IBuildStore store, string buildId, TimeProvider time, ILogger logger)
+        : this(async (text, cancellationToken) => await store.AppendLogAsync(buildId, text, cancellationToken), buildId, time, logger)
     {
-        _store = store;
+    }
+
+    /// <summary>A sink whose batches go to <paramref name="append"/> (a mirror's log, kept in its own table).</summary>
+    public StoreLogSink(Func<string, CancellationToken, Task> append, string buildId, TimeProvider time, ILogger logger)
+    {
+        _append = append;
         _buildId = buildId;
         _logger = logger;
         _flusher = FlushPeriodicallyAsync(time);
@@ -64,7 +70,7 @@ public sealed class StoreLogSink : IBuildLogSink, IAsyncDisposable
             }
             try
             {
-                await _store.AppendLogAsync(_buildId, text, cancellationToken);
+                await _append(text, cancellationToken);
             }
             catch
             {

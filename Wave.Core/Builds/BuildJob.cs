@@ -40,6 +40,13 @@ public sealed record BuildJob
 
     [JsonPropertyName("createdAt")] public required DateTimeOffset CreatedAt { get; init; }
     [JsonPropertyName("timeout")] public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(900);
+
+    /// <summary>
+    /// Set for a job of the mirror kind: a copy of an image to another registry, nothing to build (the build fields
+    /// then only name it; see <see cref="Mirrors.MirrorJob.ToQueuedJob"/>). Mirrors share the build queue, so they are
+    /// as durable as builds and run on the builders.
+    /// </summary>
+    [JsonPropertyName("mirror")] public Mirrors.MirrorJob? Mirror { get; init; }
 }
 
 /// <summary>How a build ended. <see cref="FailureReason"/> is a short human sentence ("timed out", "exit code 1").</summary>

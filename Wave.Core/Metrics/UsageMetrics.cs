@@ -10,6 +10,7 @@ public enum UsageMetric
     Builds,
     Pulls,
     Fusion,
+    Mirrors,
 }
 
 /// <summary>
@@ -22,6 +23,7 @@ public sealed class UsageMetrics(IKeyValueStore store, TimeProvider time)
     {
         UsageMetric.Builds => "builds",
         UsageMetric.Pulls => "pulls",
+        UsageMetric.Mirrors => "mirrors",
         _ => "fusion",
     };
 
