@@ -158,7 +158,7 @@ public sealed class MirrorCopier(
         try
         {
             await DownloadAsync(client, source, blob, file, cancellationToken);
-            await client.PushBlobFileAsync(target.Registry, target.Repository, file, blob.Digest, cancellationToken: cancellationToken);
+            await client.UploadBlobFileAsync(target.Registry, target.Repository, file, blob.Digest, cancellationToken: cancellationToken);
         }
         finally
         {

@@ -70,8 +70,20 @@ public sealed partial class RegistryClient
         {
             return new PushedBlob(digest, size, AlreadyPresent: true);
         }
-        await UploadAsync(registry, repository, digest, size, (offset, length) => new FileSliceContent(path, offset, length), chunkSize, cancellationToken);
+        await UploadBlobFileAsync(registry, repository, path, digest, chunkSize, cancellationToken);
         return new PushedBlob(digest, size, AlreadyPresent: false);
+    }
+
+    /// <summary>
+    /// Uploads a file as the blob <paramref name="digest"/> without asking first whether the repository has it (the
+    /// caller just did, e.g. before downloading it); the registry checks the bytes against the digest.
+    /// </summary>
+    public async Task UploadBlobFileAsync(string registry, string repository, string path, string digest,
+        long chunkSize = DefaultUploadChunkSize, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(chunkSize, 1);
+        var size = new FileInfo(path).Length;
+        await UploadAsync(registry, repository, digest, size, (offset, length) => new FileSliceContent(path, offset, length), chunkSize, cancellationToken);
     }
 
     /// <summary>Stores a manifest under a tag (or its digest); returns its digest.</summary>

@@ -1,0 +1,145 @@
+using System.Collections.Concurrent;
+
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+using Wave.Core.Registry;
+using Wave.Core.Security;
+using Wave.Tests.Infrastructure;
+using Wave.Tests.Records;
+
+namespace Wave.Tests.Mirrors;
+
+/// <summary>
+/// What the mirror tests share: an embedded Wave host (Api, /v2/ and builder in one process, SQLite records, the
+/// in-process queue), a relay in front of the open registry as the source (its blob downloads can be slowed), a relay
+/// in front of the htpasswd registry as the target (it counts every request), and a Platform endpoint that keeps the
+/// user's login for the target. Wave itself has no login for the target's name: the copy can only push with the one
+/// the request brought from Platform. Every log line the host writes is kept, to look for secrets in it.
+/// </summary>
+public sealed class MirrorFixture : IAsyncDisposable
+{
+    public const string MetricsPassword = "metrics-pw-for-mirrors";
+
+    private readonly Lock _gate = new();
+    private Task<MirrorEnvironment>? _environment;
+
+    public Task<MirrorEnvironment> GetAsync(TestRegistries registries)
+    {
+        lock (_gate)
+        {
+            return _environment ??= MirrorEnvironment.StartAsync(registries, extra: null);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_environment is { IsCompletedSuccessfully: true })
+        {
+            await _environment.Result.DisposeAsync();
+        }
+    }
+}
+
+public sealed class MirrorEnvironment : IAsyncDisposable
+{
+    private MirrorEnvironment(TestRegistries registries, RegistryRelay source, RegistryRelay target, PlatformStub platform, WaveTestHost wave, LogCapture logs,
+        Dictionary<string, string?> settings)
+    {
+        Registries = registries;
+        Source = source;
+        Target = target;
+        Platform = platform;
+        Wave = wave;
+        Logs = logs;
+        Settings = settings;
+    }
+
+    public TestRegistries Registries { get; }
+
+    /// <summary>In front of the open registry: the busybox images under this host name.</summary>
+    public RegistryRelay Source { get; }
+
+    /// <summary>In front of the htpasswd registry; Platform keeps its login, Wave's configuration does not.</summary>
+    public RegistryRelay Target { get; }
+
+    public PlatformStub Platform { get; }
+
+    public WaveTestHost Wave { get; }
+
+    public LogCapture Logs { get; }
+
+    public Dictionary<string, string?> Settings { get; }
+
+    /// <summary>The target's login (the htpasswd registry's), which must never show in an answer or a log.</summary>
+    public RegistryCredentials TargetLogin => Registries.Basic.Credentials!;
+
+    /// <summary>A source image name through the source relay: <c>relay/base/busybox:multi</c> for the open registry's <c>…/base/busybox:multi</c>.</summary>
+    public string ViaSource(string image) => Source.Host + image[image.IndexOf('/')..];
+
+    public static async Task<MirrorEnvironment> StartAsync(TestRegistries registries, Dictionary<string, string?>? extra)
+    {
+        Requirements.Binary("skopeo", "skopeo");
+        var source = await RegistryRelay.StartAsync(registries.Plain);
+        var target = await RegistryRelay.StartAsync(registries.Basic);
+        var platform = await PlatformStub.StartAsync(new Dictionary<string, RegistryCredentials> { [target.Host] = registries.Basic.Credentials! });
+        var settings = HostSettings(registries, extra);
+        var wave = await WaveTestHost.StartAsync(WaveRole.Embedded, settings);
+        var logs = LogCapture.Attach(wave);
+        return new MirrorEnvironment(registries, source, target, platform, wave, logs, settings);
+    }
+
+    public static Dictionary<string, string?> HostSettings(TestRegistries registries, Dictionary<string, string?>? extra)
+    {
+        var settings = RecordsTestSupport.Settings(registries);
+        settings["Wave:Metrics:Accounts:0:UserName"] = "metrics";
+        settings["Wave:Metrics:Accounts:0:PasswordHash"] = PasswordHash.Create(MirrorFixture.MetricsPassword, iterations: 1000);
+        settings["Wave:Build:Lease:Timeout"] = "00:00:05";
+        foreach (var (key, value) in extra ?? [])
+        {
+            settings[key] = value;
+        }
+        return settings;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await Wave.DisposeAsync();
+        await Platform.DisposeAsync();
+        await Source.DisposeAsync();
+        await Target.DisposeAsync();
+    }
+}
+
+/// <summary>Every log line of a host, formatted with its arguments (what a log sink would store).</summary>
+public sealed class LogCapture : ILoggerProvider
+{
+    private readonly ConcurrentQueue<string> _lines = new();
+
+    public IReadOnlyList<string> Lines => [.. _lines];
+
+    public string Text => string.Join('\n', _lines);
+
+    public static LogCapture Attach(WaveTestHost host)
+    {
+        var capture = new LogCapture();
+        host.Services.GetRequiredService<ILoggerFactory>().AddProvider(capture);
+        return capture;
+    }
+
+    public ILogger CreateLogger(string categoryName) => new Logger(categoryName, _lines);
+
+    public void Dispose()
+    {
+    }
+
+    private sealed class Logger(string category, ConcurrentQueue<string> lines) : ILogger
+    {
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+            lines.Enqueue($"{logLevel} {category}: {formatter(state, exception)}{(exception is null ? "" : " " + exception)}");
+    }
+}
