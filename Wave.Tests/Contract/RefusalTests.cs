@@ -27,8 +27,12 @@ public sealed class RefusalTests(RegistryFixture registryFixture, WaveFixture wa
     private static string Dockerfile(TestRegistries r) => Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes($"FROM {r.Images.DockerV2}\n"));
 
     public static TheoryData<Refusal> Refusals => new(
-        new Refusal("mirror", r => new NfWaveRequest { ContainerImage = r.Images.DockerV2, Mirror = true, TowerAccessToken = "t", BuildRepository = "quay.io/me" }, 501, "mirror",
-            "Mirror service is not enabled - this Wave service does not mirror containers yet (there is no Wave:Mirror setting to turn on)"),
+        new Refusal("mirror+packages", r => new NfWaveRequest { ContainerImage = r.Images.DockerV2, Packages = new NfWavePackages { Entries = ["samtools"] }, Mirror = true, TowerAccessToken = "t", BuildRepository = "quay.io/me" }, 400, "packages",
+            "Attribute `mirror` and `packages` conflict each other"),
+        new Refusal("mirror singularity", r => new NfWaveRequest { ContainerImage = r.Images.DockerV2, Format = "sif", Mirror = true, TowerAccessToken = "t", BuildRepository = "quay.io/me" }, 400, "format",
+            "Attribute `mirror` and `format` conflict each other"),
+        new Refusal("mirror with a tag on the repository", r => new NfWaveRequest { ContainerImage = r.Images.DockerV2, Mirror = true, TowerAccessToken = "t", BuildRepository = "quay.io/me:v1" }, 400, "buildRepository",
+            "buildRepository 'quay.io/me:v1' should not include any tag or digest suffix (the mirror keeps the source's tag)"),
         new Refusal("mirror+freeze", r => new NfWaveRequest { ContainerImage = r.Images.DockerV2, Mirror = true, Freeze = true, TowerAccessToken = "t", BuildRepository = "quay.io/me" }, 400, "freeze",
             "Attribute `mirror` and `freeze` conflict each other"),
         new Refusal("mirror+containerFile", r => new NfWaveRequest { ContainerFile = Dockerfile(r), ContainerImage = null, Mirror = true, TowerAccessToken = "t", BuildRepository = "quay.io/me" }, 400, "containerImage",
@@ -141,6 +145,18 @@ public sealed class RefusalTests(RegistryFixture registryFixture, WaveFixture wa
     }
 
     [Fact]
+    public async Task A_service_that_does_not_mirror_refuses_a_mirror_with_501_naming_the_settings()
+    {
+        var registries = await registryFixture.GetAsync();
+        var settings = WaveFixture.RegistrySettings(registries);
+        settings["Wave:Mirror:Enabled"] = "false";
+        await using var wave = await WaveTestHost.StartAsync(WaveRole.Api, settings);
+        var answer = await wave.Client.PostContainerAsync(new { containerImage = registries.Images.DockerV2, mirror = true, towerAccessToken = "t", buildRepository = "quay.io/me" });
+        Assert.Equal((501, "mirror"), (answer.Status, answer.Field));
+        Assert.Equal("Mirror service is not enabled - Check Wave configuration settings 'Wave:Mirror:Enabled' and 'Wave:Build:Enabled' (copies run on the builders)", answer.Message);
+    }
+
+    [Fact]
     public async Task A_service_that_does_not_build_refuses_a_build_with_501_naming_the_setting()
     {
         var registries = await registryFixture.GetAsync();
@@ -158,5 +174,8 @@ public sealed class RefusalTests(RegistryFixture registryFixture, WaveFixture wa
             Assert.Equal(501, answer.Status);
             Assert.Equal("Build service is not enabled - Check Wave configuration setting 'Wave:Build:Enabled'", answer.Message);
         }
+        // Copies run on the builders: without them there is no mirror either.
+        var mirror = await wave.Client.PostContainerAsync(new { containerImage = registries.Images.DockerV2, mirror = true, towerAccessToken = "t", buildRepository = "quay.io/me" });
+        Assert.Equal((501, "mirror"), (mirror.Status, mirror.Field));
     }
 }

@@ -41,23 +41,20 @@ public sealed class MirrorFixture : IAsyncDisposable
     }
 }
 
-public sealed class MirrorEnvironment : IAsyncDisposable
+/// <summary>The registries and Platform a mirror test talks to, without a Wave host (fault tests start their own).</summary>
+public sealed class MirrorEndpoints : IAsyncDisposable
 {
-    private MirrorEnvironment(TestRegistries registries, RegistryRelay source, RegistryRelay target, PlatformStub platform, WaveTestHost wave, LogCapture logs,
-        Dictionary<string, string?> settings)
+    private MirrorEndpoints(TestRegistries registries, RegistryRelay source, RegistryRelay target, PlatformStub platform)
     {
         Registries = registries;
         Source = source;
         Target = target;
         Platform = platform;
-        Wave = wave;
-        Logs = logs;
-        Settings = settings;
     }
 
     public TestRegistries Registries { get; }
 
-    /// <summary>In front of the open registry: the busybox images under this host name.</summary>
+    /// <summary>In front of the open registry: the busybox images under this host name; its blob downloads can be slowed.</summary>
     public RegistryRelay Source { get; }
 
     /// <summary>In front of the htpasswd registry; Platform keeps its login, Wave's configuration does not.</summary>
@@ -65,30 +62,25 @@ public sealed class MirrorEnvironment : IAsyncDisposable
 
     public PlatformStub Platform { get; }
 
-    public WaveTestHost Wave { get; }
-
-    public LogCapture Logs { get; }
-
-    public Dictionary<string, string?> Settings { get; }
-
     /// <summary>The target's login (the htpasswd registry's), which must never show in an answer or a log.</summary>
     public RegistryCredentials TargetLogin => Registries.Basic.Credentials!;
 
     /// <summary>A source image name through the source relay: <c>relay/base/busybox:multi</c> for the open registry's <c>…/base/busybox:multi</c>.</summary>
     public string ViaSource(string image) => Source.Host + image[image.IndexOf('/')..];
 
-    public static async Task<MirrorEnvironment> StartAsync(TestRegistries registries, Dictionary<string, string?>? extra)
+    /// <summary>A name in the target relay's namespace, read directly from the htpasswd registry behind it.</summary>
+    public string Direct(string targetImage) => Registries.Basic.Host + targetImage[targetImage.IndexOf('/')..];
+
+    public static async Task<MirrorEndpoints> StartAsync(TestRegistries registries)
     {
         Requirements.Binary("skopeo", "skopeo");
         var source = await RegistryRelay.StartAsync(registries.Plain);
         var target = await RegistryRelay.StartAsync(registries.Basic);
         var platform = await PlatformStub.StartAsync(new Dictionary<string, RegistryCredentials> { [target.Host] = registries.Basic.Credentials! });
-        var settings = HostSettings(registries, extra);
-        var wave = await WaveTestHost.StartAsync(WaveRole.Embedded, settings);
-        var logs = LogCapture.Attach(wave);
-        return new MirrorEnvironment(registries, source, target, platform, wave, logs, settings);
+        return new MirrorEndpoints(registries, source, target, platform);
     }
 
+    /// <summary>The settings of a Wave host for mirror tests: the test registries' logins, an admin and a metrics account, a short build lease.</summary>
     public static Dictionary<string, string?> HostSettings(TestRegistries registries, Dictionary<string, string?>? extra)
     {
         var settings = RecordsTestSupport.Settings(registries);
@@ -104,10 +96,47 @@ public sealed class MirrorEnvironment : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        await Wave.DisposeAsync();
         await Platform.DisposeAsync();
         await Source.DisposeAsync();
         await Target.DisposeAsync();
+    }
+}
+
+/// <summary>The shared mirror endpoints and one embedded Wave host over them, whose log lines are kept.</summary>
+public sealed class MirrorEnvironment : IAsyncDisposable
+{
+    private readonly MirrorEndpoints _endpoints;
+
+    private MirrorEnvironment(MirrorEndpoints endpoints, WaveTestHost wave, LogCapture logs)
+    {
+        _endpoints = endpoints;
+        Wave = wave;
+        Logs = logs;
+    }
+
+    public TestRegistries Registries => _endpoints.Registries;
+    public RegistryRelay Source => _endpoints.Source;
+    public RegistryRelay Target => _endpoints.Target;
+    public PlatformStub Platform => _endpoints.Platform;
+    public RegistryCredentials TargetLogin => _endpoints.TargetLogin;
+    public WaveTestHost Wave { get; }
+    public LogCapture Logs { get; }
+
+    public string ViaSource(string image) => _endpoints.ViaSource(image);
+
+    public string Direct(string targetImage) => _endpoints.Direct(targetImage);
+
+    public static async Task<MirrorEnvironment> StartAsync(TestRegistries registries, Dictionary<string, string?>? extra)
+    {
+        var endpoints = await MirrorEndpoints.StartAsync(registries);
+        var wave = await WaveTestHost.StartAsync(WaveRole.Embedded, MirrorEndpoints.HostSettings(registries, extra));
+        return new MirrorEnvironment(endpoints, wave, LogCapture.Attach(wave));
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await Wave.DisposeAsync();
+        await _endpoints.DisposeAsync();
     }
 }
 

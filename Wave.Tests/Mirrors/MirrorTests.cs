@@ -25,9 +25,6 @@ public sealed class MirrorTests(RegistryFixture registryFixture, MirrorFixture m
 
     private static string Sha256(byte[] bytes) => "sha256:" + Convert.ToHexStringLower(SHA256.HashData(bytes));
 
-    /// <summary>The target read directly from the htpasswd registry (not through the relay), with its login.</summary>
-    private static string Direct(MirrorEnvironment env, string targetImage) => env.Registries.Basic.Host + targetImage[targetImage.IndexOf('/')..];
-
     private static Task<string> SkopeoAsync(params string[] args) => RecordsTestSupport.SkopeoAsync(args);
 
     private static string Creds(MirrorEnvironment env) => $"{env.TargetLogin.Username}:{env.TargetLogin.Password}";
@@ -106,10 +103,10 @@ public sealed class MirrorTests(RegistryFixture registryFixture, MirrorFixture m
 
         // The target, read back with skopeo: the same index digest, both platforms by their source digests.
         var sourceIndex = JsonNode.Parse(await SkopeoAsync("inspect", "--raw", "--tls-verify=false", $"docker://{env.Registries.Images.MultiArch}"))!;
-        var targetIndex = JsonNode.Parse(await SkopeoAsync("inspect", "--raw", "--tls-verify=false", "--creds", Creds(env), $"docker://{Direct(env, target)}"))!;
+        var targetIndex = JsonNode.Parse(await SkopeoAsync("inspect", "--raw", "--tls-verify=false", "--creds", Creds(env), $"docker://{env.Direct(target)}"))!;
         Assert.Equal(sourceIndex.ToJsonString(), targetIndex.ToJsonString());
         var sourceDigest = (await SkopeoAsync("inspect", "--tls-verify=false", "--format", "{{.Digest}}", $"docker://{env.Registries.Images.MultiArch}")).Trim();
-        Assert.Equal(sourceDigest, (await SkopeoAsync("inspect", "--tls-verify=false", "--creds", Creds(env), "--format", "{{.Digest}}", $"docker://{Direct(env, target)}")).Trim());
+        Assert.Equal(sourceDigest, (await SkopeoAsync("inspect", "--tls-verify=false", "--creds", Creds(env), "--format", "{{.Digest}}", $"docker://{env.Direct(target)}")).Trim());
         var platforms = targetIndex["manifests"]!.AsArray().Select(m => (Arch: m!["platform"]!["architecture"]!.GetValue<string>(), Digest: m["digest"]!.GetValue<string>())).ToList();
         Assert.Equal(["amd64", "arm64"], platforms.Select(p => p.Arch).Order());
         var blobs = new List<string>();
@@ -118,7 +115,7 @@ public sealed class MirrorTests(RegistryFixture registryFixture, MirrorFixture m
             // A real pull of each platform (skopeo verifies every blob it reads); its manifest is the source's, byte for byte.
             var pulled = Directory.CreateTempSubdirectory("wave-mirror-pull-").FullName;
             await SkopeoAsync("copy", "--src-tls-verify=false", "--src-creds", Creds(env), "--override-os", "linux", "--override-arch", arch,
-                $"docker://{Direct(env, target)}", $"dir:{pulled}");
+                $"docker://{env.Direct(target)}", $"dir:{pulled}");
             var manifest = await File.ReadAllBytesAsync(Path.Combine(pulled, "manifest.json"), TestContext.Current.CancellationToken);
             Assert.Equal(digest, Sha256(manifest));
             var parsed = JsonNode.Parse(manifest)!;
@@ -246,7 +243,7 @@ public sealed class MirrorTests(RegistryFixture registryFixture, MirrorFixture m
 
         var source = (await SkopeoAsync("inspect", "--tls-verify=false", "--creds", $"{env.Registries.Bearer.Credentials!.Username}:{env.Registries.Bearer.Credentials.Password}",
             "--format", "{{.Digest}}", $"docker://{env.Registries.Bearer.Host}/{repository}:b")).Trim();
-        Assert.Equal(source, (await SkopeoAsync("inspect", "--tls-verify=false", "--creds", Creds(env), "--format", "{{.Digest}}", $"docker://{Direct(env, b.TargetImage)}")).Trim());
+        Assert.Equal(source, (await SkopeoAsync("inspect", "--tls-verify=false", "--creds", Creds(env), "--format", "{{.Digest}}", $"docker://{env.Direct(b.TargetImage)}")).Trim());
         Assert.DoesNotContain(env.Registries.Bearer.Credentials.Password, env.Logs.Text, StringComparison.Ordinal);
     }
 
@@ -279,7 +276,7 @@ public sealed class MirrorTests(RegistryFixture registryFixture, MirrorFixture m
         var (repaired, status) = await cli.RunAsync(request, MaxAwait);
         Assert.Equal(("DONE", true), (status!.Status, status.Succeeded));
         Assert.EndsWith("_3", repaired.BuildId, StringComparison.Ordinal);
-        var digest = (await SkopeoAsync("inspect", "--tls-verify=false", "--creds", Creds(env), "--format", "{{.Digest}}", $"docker://{Direct(env, repaired.TargetImage)}")).Trim();
+        var digest = (await SkopeoAsync("inspect", "--tls-verify=false", "--creds", Creds(env), "--format", "{{.Digest}}", $"docker://{env.Direct(repaired.TargetImage)}")).Trim();
         Assert.Equal(Faults.ScriptedUpstream.Sha256(upstream.Manifest), digest);
     }
 
