@@ -299,7 +299,11 @@ public sealed class MirrorTests(RegistryFixture registryFixture, MirrorFixture m
 
         var (status, body) = await nf.PostAsync(new NfWaveRequest
         {
-            ContainerImage = env.Registries.Images.DockerV2, Mirror = true, BuildRepository = buildRepository, DryRun = true, TowerEndpoint = env.Platform.Endpoint,
+            ContainerImage = env.Registries.Images.DockerV2,
+            Mirror = true,
+            BuildRepository = buildRepository,
+            DryRun = true,
+            TowerEndpoint = env.Platform.Endpoint,
             TowerAccessToken = PlatformStub.AccessToken,
         });
 
@@ -324,8 +328,11 @@ public sealed class MirrorTests(RegistryFixture registryFixture, MirrorFixture m
         await using var anonymousTarget = await RegistryRelay.StartAsync(env.Registries.Basic);
         var answer = await env.Wave.Client.PostContainerAsync(new
         {
-            containerImage = env.Registries.Images.DockerV2, mirror = true, buildRepository = $"{anonymousTarget.Host}/mirrors/x",
-            towerAccessToken = PlatformStub.AccessToken, towerEndpoint = env.Platform.Endpoint,
+            containerImage = env.Registries.Images.DockerV2,
+            mirror = true,
+            buildRepository = $"{anonymousTarget.Host}/mirrors/x",
+            towerAccessToken = PlatformStub.AccessToken,
+            towerEndpoint = env.Platform.Endpoint,
         });
         Assert.Equal(400, answer.Status);
         Assert.Equal("buildRepository", answer.Field);
@@ -333,8 +340,11 @@ public sealed class MirrorTests(RegistryFixture registryFixture, MirrorFixture m
 
         var missing = await env.Wave.Client.PostContainerAsync(new
         {
-            containerImage = env.Registries.Plain.Host + "/base/none:v1", mirror = true, buildRepository = $"{env.Target.Host}/mirrors/x",
-            towerAccessToken = PlatformStub.AccessToken, towerEndpoint = env.Platform.Endpoint,
+            containerImage = env.Registries.Plain.Host + "/base/none:v1",
+            mirror = true,
+            buildRepository = $"{env.Target.Host}/mirrors/x",
+            towerAccessToken = PlatformStub.AccessToken,
+            towerEndpoint = env.Platform.Endpoint,
         });
         Assert.Equal((400, "containerImage"), (missing.Status, missing.Field));
 
