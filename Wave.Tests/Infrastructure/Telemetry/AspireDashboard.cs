@@ -85,6 +85,26 @@ public sealed class AspireDashboard : IAsyncDisposable
         return DashboardSpan.Read(document.RootElement.GetProperty("data"));
     }
 
+    /// <summary>The spans the dashboard holds from one service.</summary>
+    public async Task<IReadOnlyList<DashboardSpan>> SpansAsync(string service, CancellationToken cancellationToken)
+    {
+        using var response = await _http.GetAsync($"api/telemetry/spans?resource={Uri.EscapeDataString(service)}", cancellationToken);
+        if (response.StatusCode == System.Net.HttpStatusCode.NotFound)
+        {
+            return [];
+        }
+        response.EnsureSuccessStatusCode();
+        using var document = JsonDocument.Parse(await response.Content.ReadAsStringAsync(cancellationToken));
+        return DashboardSpan.Read(document.RootElement.GetProperty("data"));
+    }
+
+    /// <summary>The log records of one trace, as the API's OTLP JSON text (empty when none).</summary>
+    public async Task<string> LogsAsync(string traceId, CancellationToken cancellationToken)
+    {
+        using var response = await _http.GetAsync($"api/telemetry/logs?traceId={traceId}", cancellationToken);
+        return response.IsSuccessStatusCode ? await response.Content.ReadAsStringAsync(cancellationToken) : "";
+    }
+
     public async ValueTask DisposeAsync()
     {
         _http.Dispose();
