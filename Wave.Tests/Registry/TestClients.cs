@@ -76,16 +76,16 @@ internal static class TestClients
     }
 }
 
-/// <summary>Passes requests through, remembering each one's URI and whether it carried Authorization.</summary>
+/// <summary>Passes requests through, remembering each one's method, URI and whether it carried Authorization.</summary>
 internal sealed class RecordingHandler : DelegatingHandler
 {
-    private readonly ConcurrentQueue<(Uri Uri, string? Authorization)> _requests = new();
+    private readonly ConcurrentQueue<(Uri Uri, string? Authorization, HttpMethod Method)> _requests = new();
 
-    public IReadOnlyList<(Uri Uri, string? Authorization)> Requests => [.. _requests];
+    public IReadOnlyList<(Uri Uri, string? Authorization, HttpMethod Method)> Requests => [.. _requests];
 
     protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
-        _requests.Enqueue((request.RequestUri!, request.Headers.Authorization?.Scheme));
+        _requests.Enqueue((request.RequestUri!, request.Headers.Authorization?.Scheme, request.Method));
         return base.SendAsync(request, cancellationToken);
     }
 }
