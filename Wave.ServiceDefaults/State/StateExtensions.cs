@@ -58,6 +58,9 @@ public static class StateExtensions
     /// <item>Reconnection every 250 ms, backing off to 2 s: Redis restarted is used again within about a second, where the
     /// client's own default (exponential from half the connect timeout) waited 2.5–10 s.</item>
     /// <item>No key in exception messages: Wave's keys carry container tokens.</item>
+    /// <item>The .NET thread pool for the connection's reads and writes (SocketManager.ThreadPool) instead of the client's
+    /// own dedicated threads: on a small machine those threads compete with Kestrel's for the same cores, and the
+    /// registry proxy's manifest GET, one Redis read per request when its cache is off, measured slower with them.</item>
     /// <item>No configuration channel: Wave runs no replica switch-overs through it, and an ACL user limited to Wave's
     /// own channels could not subscribe to it.</item>
     /// </list>
@@ -65,6 +68,7 @@ public static class StateExtensions
     internal static void ConfigureForWave(ConfigurationOptions options)
     {
         options.BacklogPolicy = BacklogPolicy.FailFast;
+        options.SocketManager = SocketManager.ThreadPool;
         options.ReconnectRetryPolicy = new ExponentialRetry(deltaBackOffMilliseconds: 250, maxDeltaBackOffMilliseconds: 2_000);
         options.IncludeDetailInExceptions = false;
         options.ConfigurationChannel = "";
