@@ -49,7 +49,6 @@ public sealed class KubernetesBuildBackendTests(KubernetesFixture kube)
             Requests = new() { ["cpu"] = "1", ["memory"] = "2Gi" },
             Limits = new() { ["memory"] = "4Gi" },
             Labels = new() { ["team"] = "platform" },
-            NodeSelectors = new() { ["linux/arm64"] = new() { ["kubernetes.io/arch"] = "arm64", ["kubernetes.io/os"] = "linux" } },
         };
         configure?.Invoke(options);
         return options;
@@ -278,7 +277,11 @@ public sealed class KubernetesBuildBackendTests(KubernetesFixture kube)
         var running = await pods.WaitForRunningPodAsync();
 
         var build = ns.Backend(options).RunAsync(job, Credentials(), new CollectingLogSink(), TestContext.Current.CancellationToken);
-        await WaitUntilAsync(() => ns.Server.Kubelet.LogRequests(ns.Name, running.Metadata.Name) > 0, "the restarted builder follows the running pod's log");
+        await WaitUntilAsync(() =>
+        {
+            Assert.True(pods.Pods.Count == 1, $"the build runs twice: pods {string.Join(", ", pods.Pods.Keys)}");
+            return ns.Server.Kubelet.LogRequests(ns.Name, running.Metadata.Name) > 0;
+        }, "the restarted builder follows the running pod's log");
         var (current, secret, configMap, _) = await ns.ObjectsOfAsync(job.BuildId);
         release.SetResult();
         var outcome = await build;
@@ -323,6 +326,23 @@ public sealed class KubernetesBuildBackendTests(KubernetesFixture kube)
 
         Assert.True(outcome.Succeeded, outcome.FailureReason);
         Assert.InRange(outcome.Duration, TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(19));
+        await ns.AssertBuildObjectsGoneAsync(job.BuildId);
+    }
+
+    [Fact]
+    public async Task A_log_is_followed_for_longer_than_the_request_timeout()
+    {
+        await using var ns = await BuildNamespace.CreateAsync(kube);
+        await using var pods = ns.Server.Kubelet.Run(ns.Name, new PodScript { Lines = ["#1 early"], RunFor = TimeSpan.FromSeconds(4), LastLines = ["#9 late"] });
+        var log = new CollectingLogSink();
+        var job = Job();
+
+        var outcome = await ns.Backend(Options(o => o.RequestTimeout = TimeSpan.FromSeconds(1))).RunAsync(job, Credentials(), log, TestContext.Current.CancellationToken);
+
+        Assert.True(outcome.Succeeded, log.Text);
+        Assert.Contains("#1 early\n", log.Text);
+        Assert.Contains("#9 late\n", log.Text);
+        Assert.DoesNotContain("the log stream broke", log.Text);
         await ns.AssertBuildObjectsGoneAsync(job.BuildId);
     }
 

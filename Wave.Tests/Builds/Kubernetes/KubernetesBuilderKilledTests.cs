@@ -50,6 +50,7 @@ public sealed class KubernetesBuilderKilledTests(RegistryFixture registryFixture
         var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(2);
         while (ns.Server.Kubelet.LogRequests(ns.Name, pod.Metadata.Name) < 2)
         {
+            Assert.True(pods.Pods.Count == 1, $"the build runs twice: the next builder started pods {string.Join(", ", pods.Pods.Keys)} instead of following the Job's");
             Assert.True(DateTime.UtcNow < deadline, $"the next builder never followed the pod's log; builder output:\n{second.Output}");
             await Task.Delay(100, cancellationToken);
         }

@@ -31,6 +31,9 @@ public sealed record PodScript
     /// <summary>How long the container runs after it printed its lines.</summary>
     public TimeSpan RunFor { get; init; }
 
+    /// <summary>Lines the container prints when it is about to end (after <see cref="RunFor"/> and <see cref="Until"/>).</summary>
+    public IReadOnlyList<string> LastLines { get; init; } = [];
+
     /// <summary>When set, the container runs until this task completes (after <see cref="RunFor"/>).</summary>
     public Task? Until { get; init; }
 
@@ -385,6 +388,10 @@ public sealed class PodRunner : IAsyncDisposable
             if (script.Hangs)
             {
                 await Task.Delay(Timeout.Infinite, play.Stop.Token);
+            }
+            foreach (var line in script.LastLines)
+            {
+                log.Append(line);
             }
             log.Complete();
             await PatchStatusAsync(name, script.ExitCode == 0 ? "Succeeded" : "Failed", container, new JsonObject
