@@ -296,8 +296,15 @@ public sealed class KubernetesBuildBackend(
                 {
                     // "container is waiting to start" races with the status we saw: look again.
                 }
+                catch (HttpOperationException e) when (e.Response?.StatusCode == HttpStatusCode.BadRequest)
+                {
+                    // The Job ended and the container's log still cannot be read (it never started): nothing to show.
+                    await collector.AppendAsync($"[the log of pod {pod.Metadata.Name} could not be read: {KubernetesApiException.From(e, "read the log of", "pods", ns, pod.Metadata.Name).ServerMessage}]", cancellationToken);
+                    return;
+                }
                 catch (HttpOperationException e)
                 {
+                    // Not allowed (RBAC) or broken: the build cannot be followed, say so rather than report a silent build.
                     throw KubernetesApiException.From(e, "read the log of", "pods", ns, pod.Metadata.Name);
                 }
                 catch (Exception e) when (e is HttpRequestException or IOException)
