@@ -58,7 +58,7 @@ public sealed class KubernetesBuildEndToEndTests(RegistryFixture registryFixture
         Assert.True(status["succeeded"]!.GetValue<bool>(), logs);
         Assert.Contains("#5 [2/2] RUN echo built-on-kubernetes\n", logs, StringComparison.Ordinal);
         var record = await wave.Client.RecordAsync(buildId);
-        Assert.Equal(Digest, record["imageDigest"]!.GetValue<string>());
+        Assert.Equal(Digest, record["digest"]!.GetValue<string>());
         Assert.Equal("linux/amd64", record["platform"]!.GetValue<string>());
         Assert.Equal(KubernetesBuildNames.For(buildId).Job, job!.Metadata.Name);
         Assert.Equal(TestKubelet.Amd64Node, pods.NodeOf(pod.Metadata.Name));
