@@ -171,7 +171,7 @@ public sealed partial class RegistryClient
     {
         var ping = new RegistryRequest(registry, null, HttpMethod.Get, ApiUri(registry, "v2/"));
         AuthenticationHeaderValue authorization;
-        using (var anonymous = await SendWithRetriesAsync(registry, () => ping.ToMessage(null), cancellationToken))
+        using (var anonymous = await SendThroughPipelineAsync(registry, () => ping.ToMessage(null), cancellationToken))
         {
             if (anonymous.IsSuccessStatusCode)
             {
@@ -203,7 +203,7 @@ public sealed partial class RegistryClient
                 }
             }
         }
-        using var login = await SendWithRetriesAsync(registry, () => ping.ToMessage(authorization), cancellationToken);
+        using var login = await SendThroughPipelineAsync(registry, () => ping.ToMessage(authorization), cancellationToken);
         if (login.IsSuccessStatusCode)
         {
             return true;

@@ -80,7 +80,7 @@ public sealed partial class RegistryClient
         var tokenUri = builder.Uri;
         var authorization = credentials is null ? null : BasicAuthorization(credentials);
 
-        using var response = await SendWithRetriesAsync(registry, () =>
+        using var response = await SendThroughPipelineAsync(registry, () =>
             new HttpRequestMessage(HttpMethod.Get, tokenUri) { Headers = { Authorization = authorization } }, cancellationToken);
         if (response.StatusCode is HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden)
         {

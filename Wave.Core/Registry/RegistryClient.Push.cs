@@ -153,7 +153,7 @@ public sealed partial class RegistryClient
     private Task<HttpResponseMessage> SendUploadAsync(string registry, RegistryRequest request, CancellationToken cancellationToken) =>
         SameOrigin(request.Uri, BaseUri(registry))
             ? SendAuthenticatedAsync(request, cancellationToken)
-            : SendWithRetriesAsync(registry, () => request.ToMessage(authorization: null), cancellationToken);
+            : SendThroughPipelineAsync(registry, () => request.ToMessage(authorization: null), cancellationToken);
 
     private Uri UploadLocation(string registry, HttpResponseMessage response)
     {

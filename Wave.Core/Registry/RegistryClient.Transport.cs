@@ -2,22 +2,21 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Text.Json;
 
-using Microsoft.Extensions.Logging;
+using Polly;
+using Polly.CircuitBreaker;
+using Polly.Timeout;
 
 namespace Wave.Core.Registry;
 
 public sealed partial class RegistryClient
 {
-    private const int MaxRetries = 3;
     private const int MaxRedirects = 5;
     private const int MaxErrorBodyBytes = 64 * 1024;
-    private static readonly TimeSpan FirstBackOff = TimeSpan.FromMilliseconds(200);
-    private static readonly TimeSpan MaxRetryAfter = TimeSpan.FromSeconds(2);
 
     /// <summary>
     /// One registry API call: which registry it concerns (for auth and messages), and what to send. <paramref name="Scope"/>
     /// overrides the pull scope asked of a token service (a push needs <c>pull,push</c>); <paramref name="Content"/>
-    /// makes a fresh body for each attempt, so that a retried upload sends its bytes again.
+    /// makes the body of the request when it is sent.
     /// </summary>
     private sealed record RegistryRequest(string Registry, string? Repository, HttpMethod Method, Uri Uri, IReadOnlyList<string>? Accept = null,
         string? Scope = null, Func<HttpContent>? Content = null)
@@ -56,7 +55,7 @@ public sealed partial class RegistryClient
             }
             // Another host never sees the registry's credentials or tokens.
             var foreign = request with { Uri = target };
-            response = await SendWithRetriesAsync(request.Registry, () => foreign.ToMessage(authorization: null), cancellationToken);
+            response = await SendThroughPipelineAsync(request.Registry, () => foreign.ToMessage(authorization: null), cancellationToken);
         }
         return response;
     }
@@ -112,7 +111,7 @@ public sealed partial class RegistryClient
         {
             authorization = await AuthorizationForAsync(request.Registry, known, request.Scope ?? DefaultScope(request.Repository), credentials, cancellationToken);
         }
-        var response = await SendWithRetriesAsync(request.Registry, () => request.ToMessage(authorization), cancellationToken);
+        var response = await SendThroughPipelineAsync(request.Registry, () => request.ToMessage(authorization), cancellationToken);
         if (response.StatusCode == HttpStatusCode.Unauthorized)
         {
             var challenge = ChooseChallenge(response);
@@ -127,7 +126,7 @@ public sealed partial class RegistryClient
             }
             authorization = await AuthorizationForAsync(request.Registry, challenge, request.Scope ?? challenge["scope"] ?? DefaultScope(request.Repository), credentials, cancellationToken);
             _knownChallenges[request.Registry] = challenge;
-            response = await SendWithRetriesAsync(request.Registry, () => request.ToMessage(authorization), cancellationToken);
+            response = await SendThroughPipelineAsync(request.Registry, () => request.ToMessage(authorization), cancellationToken);
         }
         if (response.StatusCode is HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden)
         {
@@ -154,56 +153,39 @@ public sealed partial class RegistryClient
         => new(RegistryErrorKind.Unauthorized, registry,
             $"registry {registry} refused access {(credentialsUsed ? "with the configured credentials" : "without credentials")} {detail}", status);
 
-    /// <summary>Sends, retrying 429, 5xx and refused connections with exponential back-off (or the registry's Retry-After, capped).</summary>
-    private async Task<HttpResponseMessage> SendWithRetriesAsync(string registry, Func<HttpRequestMessage> message, CancellationToken cancellationToken)
+    /// <summary>
+    /// Sends one request through the HttpClient's pipeline, which retries what may be retried (the service defaults'
+    /// resilience handler: idempotent requests, on 408, 429, 5xx or no answer; never a 401) and bounds the wait for the
+    /// headers; the body is the caller's to read, unbounded. Failures become <see cref="RegistryException"/>s naming
+    /// the registry.
+    /// </summary>
+    private async Task<HttpResponseMessage> SendThroughPipelineAsync(string registry, Func<HttpRequestMessage> message, CancellationToken cancellationToken)
     {
-        for (var attempt = 0; ; attempt++)
+        try
         {
-            HttpResponseMessage response;
-            try
-            {
-                response = await _http.SendAsync(message(), HttpCompletionOption.ResponseHeadersRead, cancellationToken);
-            }
-            catch (HttpRequestException e) when (IsTransient(e) && attempt < MaxRetries)
-            {
-                _logger.LogDebug("registry {Registry}: {Reason}; retrying", registry, e.Message);
-                await Task.Delay(BackOff(attempt), _time, cancellationToken);
-                continue;
-            }
-            catch (HttpRequestException e)
-            {
-                throw Unreachable(registry, e);
-            }
-            catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested)
-            {
-                throw new RegistryException(RegistryErrorKind.Timeout, registry, $"registry {registry} did not answer in time", inner: e);
-            }
-            if (IsRetryable(response.StatusCode) && attempt < MaxRetries)
-            {
-                var delay = RetryDelay(response, attempt);
-                _logger.LogDebug("registry {Registry} answered {Status}; retrying in {Delay}", registry, (int)response.StatusCode, delay);
-                response.Dispose();
-                await Task.Delay(delay, _time, cancellationToken);
-                continue;
-            }
-            return response;
+            return await _http.SendAsync(message(), HttpCompletionOption.ResponseHeadersRead, cancellationToken);
         }
-    }
-
-    private static bool IsTransient(HttpRequestException e) => e.HttpRequestError is HttpRequestError.ConnectionError;
-
-    private static bool IsRetryable(HttpStatusCode status) => status == HttpStatusCode.TooManyRequests || (int)status >= 500;
-
-    private static TimeSpan BackOff(int attempt) => FirstBackOff * Math.Pow(2, attempt);
-
-    private TimeSpan RetryDelay(HttpResponseMessage response, int attempt)
-    {
-        var retryAfter = response.Headers.RetryAfter;
-        var requested = retryAfter?.Delta
-            ?? (retryAfter?.Date is { } date ? date - _time.GetUtcNow() : (TimeSpan?)null);
-        return requested is { } delay && delay > TimeSpan.Zero
-            ? (delay < MaxRetryAfter ? delay : MaxRetryAfter)
-            : BackOff(attempt);
+        catch (HttpRequestException e)
+        {
+            throw Unreachable(registry, e);
+        }
+        catch (TimeoutRejectedException e)
+        {
+            throw new RegistryException(RegistryErrorKind.Timeout, registry, $"registry {registry} did not answer in time", inner: e);
+        }
+        catch (BrokenCircuitException e)
+        {
+            throw new RegistryException(RegistryErrorKind.Unreachable, registry,
+                $"registry {registry} is not asked for now: too many of the latest requests to it failed", inner: e);
+        }
+        catch (ExecutionRejectedException e)
+        {
+            throw new RegistryException(RegistryErrorKind.Failed, registry, $"registry {registry} was not asked: too many requests to it in flight", inner: e);
+        }
+        catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new RegistryException(RegistryErrorKind.Timeout, registry, $"registry {registry} did not answer in time", inner: e);
+        }
     }
 
     private static RegistryException Unreachable(string registry, HttpRequestException e)
@@ -229,8 +211,7 @@ public sealed partial class RegistryClient
             {
                 return new RegistryException(RegistryErrorKind.Unauthorized, registry, $"registry {registry} refused access to {what}{codeText}", status);
             }
-            var retried = IsRetryable(response.StatusCode) ? $" after {MaxRetries} retries" : "";
-            return new RegistryException(RegistryErrorKind.Failed, registry, $"registry {registry} answered {status} for {what}{retried}{codeText}", status);
+            return new RegistryException(RegistryErrorKind.Failed, registry, $"registry {registry} answered {status} for {what}{codeText}", status);
         }
     }
 

@@ -4,8 +4,8 @@ using System.Diagnostics.Metrics;
 namespace Wave.Core.Telemetry;
 
 /// <summary>
-/// The activity sources and meter of Wave's own code. Service defaults listen to "Wave" and "Wave.*", so a
-/// component that wants its own name uses "Wave.Something" and is exported without further wiring.
+/// The activity source and meter of Wave's own code, both named "Wave", which the service defaults export. Redis,
+/// Postgres, RabbitMQ and HTTP spans come from their clients' own instrumentation.
 /// Every span is started with <see cref="ActivitySource.StartActivity(string, ActivityKind)"/>, which returns null
 /// when nothing listens; callers only compute tag values when they got an activity, and only build metric tags
 /// when the instrument is <see cref="Instrument.Enabled"/>, so that a process without an exporter pays nothing.
@@ -14,12 +14,7 @@ public static class WaveTelemetry
 {
     public const string Name = "Wave";
 
-    /// <summary>Redis commands: their own source, so that they can be left out of traces without losing the rest.</summary>
-    public const string RedisName = "Wave.Redis";
-
     public static readonly ActivitySource ActivitySource = new(Name);
-
-    public static readonly ActivitySource RedisActivitySource = new(RedisName);
 
     public static readonly Meter Meter = new(Name);
 
@@ -62,8 +57,6 @@ public static class WaveTelemetry
         public const string HttpMethod = "http.request.method";
         public const string HttpStatus = "http.response.status_code";
         public const string ErrorType = "error.type";
-        public const string DbSystem = "db.system.name";
-        public const string DbOperation = "db.operation.name";
     }
 
     /// <summary>Image manifests served as pulls, by architecture and media type.</summary>

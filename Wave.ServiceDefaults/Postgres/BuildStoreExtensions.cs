@@ -1,7 +1,6 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
-using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 using Npgsql;
 
@@ -12,13 +11,22 @@ using Wave.ServiceDefaults.Sqlite;
 namespace Microsoft.Extensions.Hosting;
 
 /// <summary>
-/// Where build records live: Postgres when Aspire gave ConnectionStrings:postgres, a SQLite file otherwise. Either
+/// Where build records live: Postgres when Aspire gave ConnectionStrings:wave or ConnectionStrings:postgres, a SQLite file otherwise. Either
 /// way the schema is migrated when the host starts (and, should a caller come first, on first use).
 /// </summary>
 public static class BuildStoreExtensions
 {
-    /// <summary>The Aspire resource name of Postgres: ConnectionStrings:postgres (ConnectionStrings__postgres).</summary>
+    /// <summary>
+    /// The Aspire resource name of the Postgres server, ConnectionStrings:postgres (ConnectionStrings__postgres), and the
+    /// name of its health check on /health whichever connection string is used.
+    /// </summary>
     public const string PostgresConnectionName = "postgres";
+
+    /// <summary>
+    /// The database resource an AppHost hands out for <c>AddPostgres("postgres").AddDatabase("wave")</c>:
+    /// ConnectionStrings:wave. It names the database itself, so it wins over ConnectionStrings:postgres when both are set.
+    /// </summary>
+    public const string WaveDatabaseConnectionName = "wave";
 
     /// <summary>Folder of the embedded mode's files (default <c>.wave</c>); the database is <c>wave.db</c> in it.</summary>
     public const string DataDirectoryKey = "Wave:DataDirectory";
@@ -29,6 +37,12 @@ public static class BuildStoreExtensions
     public const string DefaultDataDirectory = ".wave";
 
     private sealed class BuildStoreMarker;
+
+    /// <summary>"wave" when ConnectionStrings:wave is set, else "postgres" when that is, else null (SQLite).</summary>
+    public static string? PostgresConnectionNameOf(IConfiguration configuration) =>
+        !string.IsNullOrWhiteSpace(configuration.GetConnectionString(WaveDatabaseConnectionName)) ? WaveDatabaseConnectionName
+        : !string.IsNullOrWhiteSpace(configuration.GetConnectionString(PostgresConnectionName)) ? PostgresConnectionName
+        : null;
 
     /// <summary>Safe to call from each service of one host: the second call changes nothing.</summary>
     public static TBuilder AddWaveBuildStore<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
@@ -41,8 +55,8 @@ public static class BuildStoreExtensions
         var options = new BuildStoreOptions();
         builder.Configuration.GetSection(BuildStoreOptions.Section).Bind(options);
         builder.Services.TryAddSingleton(options);
-        var connectionString = builder.Configuration.GetConnectionString(PostgresConnectionName);
-        if (string.IsNullOrWhiteSpace(connectionString))
+        var connectionName = PostgresConnectionNameOf(builder.Configuration);
+        if (connectionName is null)
         {
             var path = builder.Configuration[SqlitePathKey]
                 ?? Path.Combine(builder.Configuration[DataDirectoryKey] ?? DefaultDataDirectory, "wave.db");
@@ -51,35 +65,20 @@ public static class BuildStoreExtensions
         }
         else
         {
-            builder.AddNpgsqlDataSource(PostgresConnectionName);
+            // Aspire.Npgsql: one NpgsqlDataSource, its health check (renamed to the resource), Npgsql's own tracing and
+            // metrics when telemetry is exported.
+            var exports = ServiceDefaultsExtensions.ExportsTelemetry(builder.Configuration);
+            builder.AddNpgsqlDataSource(connectionName, settings =>
+            {
+                settings.DisableTracing = !exports;
+                settings.DisableMetrics = !exports;
+            });
+            builder.RenameHealthCheck("PostgreSql", PostgresConnectionName);
             builder.Services.TryAddSingleton(services => new PostgresBuildStore(services.GetRequiredService<NpgsqlDataSource>(), options));
             builder.Services.TryAddSingleton<SqlBuildStore>(services => services.GetRequiredService<PostgresBuildStore>());
         }
         builder.Services.TryAddSingleton<IBuildStore>(services => services.GetRequiredService<SqlBuildStore>());
         builder.Services.AddHostedService<BuildStoreMigration>();
-        return builder;
-    }
-
-    /// <summary>
-    /// Aspire's client integration, by the same name: an <see cref="NpgsqlDataSource"/> singleton for
-    /// ConnectionStrings:NAME and a SELECT 1 health check named NAME on /health.
-    /// </summary>
-    public static TBuilder AddNpgsqlDataSource<TBuilder>(this TBuilder builder, string connectionName) where TBuilder : IHostApplicationBuilder
-    {
-        ArgumentException.ThrowIfNullOrWhiteSpace(connectionName);
-        var connectionString = builder.Configuration.GetConnectionString(connectionName);
-        if (string.IsNullOrWhiteSpace(connectionString))
-        {
-            throw new InvalidOperationException(
-                $"no connection string for Postgres '{connectionName}': set ConnectionStrings:{connectionName} (ConnectionStrings__{connectionName})");
-        }
-        builder.Services.TryAddSingleton(_ => NpgsqlDataSource.Create(connectionString));
-        builder.Services.AddHealthChecks().Add(new HealthCheckRegistration(
-            connectionName,
-            services => new PostgresHealthCheck(services.GetRequiredService<NpgsqlDataSource>()),
-            failureStatus: HealthStatus.Unhealthy,
-            tags: ["ready"],
-            timeout: TimeSpan.FromSeconds(10)));
         return builder;
     }
 }

@@ -1,8 +1,9 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
-using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Logging;
+
+using RabbitMQ.Client;
 
 using Wave.Core.Persistence;
 using Wave.ServiceDefaults.RabbitMq;
@@ -37,15 +38,33 @@ public static class BuildQueueExtensions
             builder.Services.TryAddSingleton<IBuildQueue>(services => services.GetRequiredService<ChannelBuildQueue>());
             return builder;
         }
-        builder.Services.TryAddSingleton(services =>
-            new RabbitMqBuildQueue(connectionString, options, services.GetService<ILogger<RabbitMqBuildQueue>>()));
+        var endpoint = RabbitMqBuildQueue.EndpointOf(connectionString);
+        var exports = ServiceDefaultsExtensions.ExportsTelemetry(builder.Configuration);
+        builder.AddRabbitMQClient(RabbitMqConnectionName,
+            settings =>
+            {
+                // The connection is made when the queue first needs it, not at start-up: a service starts while the
+                // broker is down. One attempt per use, no retries inside it: a publish then fails at once (503) and
+                // the consumer tries again every second, instead of the integration's blocking 1+2+4+8+16 s.
+                settings.DisableAutoActivation = true;
+                settings.MaxConnectRetryCount = 0;
+                settings.DisableTracing = !exports;
+            },
+            factory =>
+            {
+                factory.AutomaticRecoveryEnabled = true;
+                factory.TopologyRecoveryEnabled = true;
+                factory.NetworkRecoveryInterval = TimeSpan.FromSeconds(1);
+                factory.RequestedHeartbeat = TimeSpan.FromSeconds(20);
+                factory.RequestedConnectionTimeout = TimeSpan.FromSeconds(10);
+                factory.ClientProvidedName = "wave-builds";
+            });
+        builder.RenameHealthCheck("RabbitMQ.Client", RabbitMqConnectionName, TimeSpan.FromSeconds(15));
+        builder.Services.TryAddSingleton(services => new RabbitMqBuildQueue(
+            // The integration's factory connects synchronously: off the caller's thread, and abandoned on cancellation.
+            cancellationToken => Task.Run(services.GetRequiredService<IConnection>, cancellationToken).WaitAsync(cancellationToken),
+            endpoint, options, services.GetService<ILogger<RabbitMqBuildQueue>>()));
         builder.Services.TryAddSingleton<IBuildQueue>(services => services.GetRequiredService<RabbitMqBuildQueue>());
-        builder.Services.AddHealthChecks().Add(new HealthCheckRegistration(
-            RabbitMqConnectionName,
-            services => new RabbitMqHealthCheck(services.GetRequiredService<RabbitMqBuildQueue>()),
-            failureStatus: HealthStatus.Unhealthy,
-            tags: ["ready"],
-            timeout: TimeSpan.FromSeconds(15)));
         return builder;
     }
 }

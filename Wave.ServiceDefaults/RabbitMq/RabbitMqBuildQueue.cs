@@ -22,39 +22,35 @@ namespace Wave.ServiceDefaults.RabbitMq;
 /// a job goes there at once. Publishing waits for the broker's confirm. Each consumer channel has a prefetch of
 /// <see cref="BuildQueueOptions.Concurrency"/> and runs that many handlers at once; a job is acked only after its
 /// handler returned, nacked (requeued) when it threw, and left unacked on shutdown so that it comes back.
-/// Lost connections are recovered by the client (connection, topology and consumer); acks of deliveries made before
-/// a recovery are skipped, as the broker already requeued those.
+/// The connection is the process's one from Aspire.RabbitMQ.Client (its health check and tracing with it); lost
+/// connections are recovered by the client (connection, topology and consumer); acks of deliveries made before a
+/// recovery are skipped, as the broker already requeued those.
 /// </summary>
-public sealed class RabbitMqBuildQueue : IBuildQueue, IAsyncDisposable
+public sealed class RabbitMqBuildQueue : IBuildQueue
 {
     private static readonly TimeSpan ConnectRetryDelay = TimeSpan.FromSeconds(1);
 
-    private readonly ConnectionFactory _factory;
+    private readonly Func<CancellationToken, Task<IConnection>> _connect;
     private readonly BuildQueueOptions _options;
     private readonly ILogger _logger;
     private readonly SemaphoreSlim _connectGate = new(1, 1);
     private readonly SemaphoreSlim _publishGate = new(1, 1);
     private IConnection? _connection;
     private IChannel? _publishChannel;
-    private bool _disposed;
 
-    public RabbitMqBuildQueue(string connectionString, BuildQueueOptions options, ILogger<RabbitMqBuildQueue>? logger = null)
+    /// <param name="connect">
+    /// The process's connection (Aspire.RabbitMQ.Client's <see cref="IConnection"/>, made on first use and recovered by
+    /// the client after any loss); it may throw while the broker is unreachable, and is asked again next time.
+    /// </param>
+    /// <param name="endpoint">host:port[/vhost] of the broker, for messages: never the credentials.</param>
+    public RabbitMqBuildQueue(Func<CancellationToken, Task<IConnection>> connect, string endpoint, BuildQueueOptions options, ILogger<RabbitMqBuildQueue>? logger = null)
     {
-        ArgumentException.ThrowIfNullOrWhiteSpace(connectionString);
+        ArgumentNullException.ThrowIfNull(connect);
         options.Validate();
+        _connect = connect;
         _options = options;
         _logger = logger ?? (ILogger)NullLogger.Instance;
-        _factory = new ConnectionFactory
-        {
-            Uri = ParseUri(connectionString),
-            AutomaticRecoveryEnabled = true,
-            TopologyRecoveryEnabled = true,
-            NetworkRecoveryInterval = TimeSpan.FromSeconds(1),
-            RequestedHeartbeat = TimeSpan.FromSeconds(20),
-            RequestedConnectionTimeout = TimeSpan.FromSeconds(10),
-            ClientProvidedName = "wave-builds",
-        };
-        Endpoint = $"{_factory.HostName}:{_factory.Port}{(_factory.VirtualHost == "/" ? "" : "/" + _factory.VirtualHost)}";
+        Endpoint = endpoint;
     }
 
     /// <summary>host:port[/vhost], for messages: never the credentials.</summary>
@@ -64,14 +60,17 @@ public sealed class RabbitMqBuildQueue : IBuildQueue, IAsyncDisposable
 
     public string DeadLetterQueueName => _options.QueueName + ".dead";
 
-    private static Uri ParseUri(string connectionString)
+    /// <summary>host:port[/vhost] of an amqp:// connection string; a string that is not one is refused without repeating it.</summary>
+    public static string EndpointOf(string connectionString)
     {
         if (!Uri.TryCreate(connectionString.Trim(), UriKind.Absolute, out var uri) || uri.Scheme is not ("amqp" or "amqps"))
         {
             // The text may hold a password: say what is wrong without repeating it.
             throw new FormatException("the RabbitMQ connection string must be an amqp://user:password@host:port/vhost URI");
         }
-        return uri;
+        var port = uri.IsDefaultPort || uri.Port < 0 ? (uri.Scheme == "amqps" ? 5671 : 5672) : uri.Port;
+        var vhost = Uri.UnescapeDataString(uri.AbsolutePath.TrimStart('/'));
+        return $"{uri.Host}:{port}{(vhost is "" or "/" ? "" : "/" + vhost)}";
     }
 
     public async Task PublishAsync(BuildJob job, CancellationToken cancellationToken)
@@ -156,14 +155,6 @@ public sealed class RabbitMqBuildQueue : IBuildQueue, IAsyncDisposable
         return result.MessageCount;
     }
 
-    /// <summary>Connects (if needed) and opens and closes a channel: the health check.</summary>
-    public async Task PingAsync(CancellationToken cancellationToken)
-    {
-        var connection = await ConnectAsync(cancellationToken);
-        await using var channel = await connection.CreateChannelAsync(cancellationToken: cancellationToken);
-        await channel.CloseAsync(cancellationToken);
-    }
-
     public async Task ConsumeAsync(Func<BuildDelivery, CancellationToken, Task> handler, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(handler);
@@ -177,7 +168,7 @@ public sealed class RabbitMqBuildQueue : IBuildQueue, IAsyncDisposable
             {
                 return;
             }
-            catch (Exception e) when (!_disposed)
+            catch (Exception e)
             {
                 _logger.LogWarning(e, "consuming build jobs from {Queue} at {Endpoint} failed; trying again", _options.QueueName, Endpoint);
                 await DelayAsync(ConnectRetryDelay, cancellationToken);
@@ -333,7 +324,6 @@ public sealed class RabbitMqBuildQueue : IBuildQueue, IAsyncDisposable
 
     private async Task<IConnection> ConnectAsync(CancellationToken cancellationToken)
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
         if (_connection is { } existing)
         {
             return existing;
@@ -341,7 +331,6 @@ public sealed class RabbitMqBuildQueue : IBuildQueue, IAsyncDisposable
         await _connectGate.WaitAsync(cancellationToken);
         try
         {
-            ObjectDisposedException.ThrowIf(_disposed, this);
             if (_connection is { } raced)
             {
                 return raced;
@@ -349,12 +338,12 @@ public sealed class RabbitMqBuildQueue : IBuildQueue, IAsyncDisposable
             IConnection connection;
             try
             {
-                connection = await _factory.CreateConnectionAsync(cancellationToken);
+                connection = await _connect(cancellationToken);
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
                 // The client's message can carry the URI; ours names the endpoint only.
-                throw new RabbitMqUnavailableException($"cannot connect to RabbitMQ at {Endpoint}: {e.GetType().Name}", e);
+                throw new RabbitMqUnavailableException($"cannot connect to RabbitMQ at {Endpoint}: {Innermost(e).GetType().Name}", e);
             }
             connection.RecoverySucceededAsync += (_, _) =>
             {
@@ -370,6 +359,8 @@ public sealed class RabbitMqBuildQueue : IBuildQueue, IAsyncDisposable
         }
     }
 
+    private static Exception Innermost(Exception e) => e.InnerException is { } inner ? Innermost(inner) : e;
+
     private static async Task DelayAsync(TimeSpan delay, CancellationToken cancellationToken)
     {
         try
@@ -379,31 +370,6 @@ public sealed class RabbitMqBuildQueue : IBuildQueue, IAsyncDisposable
         catch (OperationCanceledException)
         {
         }
-    }
-
-    /// <summary>Closes the connection at once: deliveries not acked yet go back to the queue, as after a crash.</summary>
-    public async ValueTask DisposeAsync()
-    {
-        if (_disposed)
-        {
-            return;
-        }
-        _disposed = true;
-        if (_connection is { } connection)
-        {
-            // Bounded: the client would otherwise wait for handlers still running (a stuck build) before letting go.
-            try
-            {
-                await connection.AbortAsync(TimeSpan.FromSeconds(5)).WaitAsync(TimeSpan.FromSeconds(10));
-                await connection.DisposeAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(10));
-            }
-            catch (Exception e)
-            {
-                _logger.LogDebug(e, "closing the RabbitMQ connection failed");
-            }
-        }
-        _connectGate.Dispose();
-        _publishGate.Dispose();
     }
 }
 

@@ -1,14 +1,18 @@
 using System.Globalization;
 
+using StackExchange.Redis;
+
 using Wave.Core.State;
 
 namespace Wave.ServiceDefaults.Redis;
 
 /// <summary>
-/// <see cref="IKeyValueStore"/> on Redis: values as bulk strings, counters as Redis integers, every key under a
-/// prefix so that Wave can share a Redis with others.
+/// <see cref="IKeyValueStore"/> on the process's one <see cref="IConnectionMultiplexer"/> (Aspire.StackExchange.Redis):
+/// values as Redis strings, counters as Redis integers, every key under a prefix so that Wave can share a Redis with
+/// others. A Redis that cannot be reached is a <see cref="StateUnavailableException"/> (callers answer 503), whose
+/// message names the endpoint and the kind of failure but never a key: keys carry container tokens.
 /// </summary>
-public sealed class RedisKeyValueStore(RedisConnection connection, string keyPrefix = RedisKeyValueStore.DefaultKeyPrefix) : IKeyValueStore
+public sealed class RedisKeyValueStore(IConnectionMultiplexer redis, string keyPrefix = RedisKeyValueStore.DefaultKeyPrefix) : IKeyValueStore
 {
     public const string DefaultKeyPrefix = "wave:";
 
@@ -23,38 +27,80 @@ public sealed class RedisKeyValueStore(RedisConnection connection, string keyPre
         return value
         """;
 
+    private readonly IDatabase _database = redis.GetDatabase();
+
     public string KeyPrefix { get; } = keyPrefix;
 
-    private string Key(string key) => KeyPrefix + key;
+    private RedisKey Key(string key) => KeyPrefix + key;
 
     public Task<byte[]?> GetAsync(string key, CancellationToken cancellationToken = default) =>
-        connection.GetAsync(Key(key), cancellationToken);
+        RunAsync(async () => (byte[]?)await _database.StringGetAsync(Key(key)));
 
-    public Task SetAsync(string key, byte[] value, TimeSpan? timeToLive, CancellationToken cancellationToken = default) =>
-        connection.SetAsync(Key(key), value, timeToLive, onlyIfAbsent: false, cancellationToken);
-
-    public Task<bool> SetIfAbsentAsync(string key, byte[] value, TimeSpan? timeToLive, CancellationToken cancellationToken = default) =>
-        connection.SetAsync(Key(key), value, timeToLive, onlyIfAbsent: true, cancellationToken);
-
-    public async Task<bool> DeleteAsync(string key, CancellationToken cancellationToken = default) =>
-        await connection.DeleteAsync([Key(key)], cancellationToken) > 0;
-
-    public async Task<long> IncrementAsync(string key, long by, TimeSpan? timeToLive, CancellationToken cancellationToken = default)
+    public Task SetAsync(string key, byte[] value, TimeSpan? timeToLive, CancellationToken cancellationToken = default)
     {
-        var milliseconds = timeToLive is { } ttl ? RedisConnection.ToMilliseconds(ttl) : 0;
-        var reply = await connection.EvalAsync(IncrementWithTimeToLive, [Key(key)], [by, milliseconds], cancellationToken);
-        return reply.AsInt64();
+        CheckTimeToLive(timeToLive);
+        return RunAsync(() => _database.StringSetAsync(Key(key), value, timeToLive, When.Always));
+    }
+
+    public Task<bool> SetIfAbsentAsync(string key, byte[] value, TimeSpan? timeToLive, CancellationToken cancellationToken = default)
+    {
+        CheckTimeToLive(timeToLive);
+        return RunAsync(() => _database.StringSetAsync(Key(key), value, timeToLive, When.NotExists));
+    }
+
+    public Task<bool> DeleteAsync(string key, CancellationToken cancellationToken = default) =>
+        RunAsync(() => _database.KeyDeleteAsync(Key(key)));
+
+    public Task<long> IncrementAsync(string key, long by, TimeSpan? timeToLive, CancellationToken cancellationToken = default)
+    {
+        CheckTimeToLive(timeToLive);
+        var milliseconds = timeToLive is { } ttl ? Math.Max(1, (long)Math.Ceiling(ttl.TotalMilliseconds)) : 0;
+        return RunAsync(async () => (long)await _database.ScriptEvaluateAsync(IncrementWithTimeToLive, [Key(key)], [by, milliseconds]));
     }
 
     public Task<long> HashIncrementAsync(string key, string field, long by, CancellationToken cancellationToken = default) =>
-        connection.HashIncrementByAsync(Key(key), field, by, cancellationToken);
+        RunAsync(() => _database.HashIncrementAsync(Key(key), field, by));
 
-    public async Task<IReadOnlyDictionary<string, long>> HashGetAllAsync(string key, CancellationToken cancellationToken = default)
+    public Task<IReadOnlyDictionary<string, long>> HashGetAllAsync(string key, CancellationToken cancellationToken = default) =>
+        RunAsync<IReadOnlyDictionary<string, long>>(async () =>
+        {
+            var entries = await _database.HashGetAllAsync(Key(key));
+            return entries.ToDictionary(
+                entry => (string)entry.Name!,
+                entry => long.Parse((string)entry.Value!, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture),
+                StringComparer.Ordinal);
+        });
+
+    /// <summary>Redis rejects PX 0: a time to live must be positive (a sub-millisecond one is rounded up by the client).</summary>
+    private static void CheckTimeToLive(TimeSpan? timeToLive)
     {
-        var fields = await connection.HashGetAllAsync(Key(key), cancellationToken);
-        return fields.ToDictionary(
-            field => field.Key,
-            field => long.Parse(System.Text.Encoding.ASCII.GetString(field.Value), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture),
-            StringComparer.Ordinal);
+        if (timeToLive is { } ttl && ttl <= TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(nameof(timeToLive), ttl, "a time to live must be positive");
+        }
+    }
+
+    private async Task<T> RunAsync<T>(Func<Task<T>> command)
+    {
+        try
+        {
+            return await command();
+        }
+        catch (Exception e) when (RedisFailures.IsUnavailable(e))
+        {
+            throw RedisFailures.Unavailable(redis, e);
+        }
+    }
+
+    private async Task RunAsync(Func<Task> command)
+    {
+        try
+        {
+            await command();
+        }
+        catch (Exception e) when (RedisFailures.IsUnavailable(e))
+        {
+            throw RedisFailures.Unavailable(redis, e);
+        }
     }
 }

@@ -2,6 +2,9 @@ using System.Diagnostics;
 using System.Net;
 using System.Text.Json.Nodes;
 
+using Microsoft.Extensions.DependencyInjection;
+
+using Wave.RegistryProxy.Content;
 using Wave.Tests.EndToEnd;
 using Wave.Tests.Infrastructure;
 using Wave.Tests.Infrastructure.Redis;
@@ -65,6 +68,38 @@ public sealed class RedisRestartTests(RegistryFixture registryFixture)
         while (deadline.Elapsed < TimeSpan.FromSeconds(10));
         Assert.True(after.Status == 200, $"{after.Status}: {after.Text}");
         Assert.Equal(HttpStatusCode.OK, await ManifestStatusAsync(proxy, after.TargetImage));
+    }
+
+    [Fact]
+    public async Task With_an_acl_user_and_a_password_requests_pulls_and_revocations_work_across_api_and_proxy()
+    {
+        var registries = await registryFixture.GetAsync();
+        // Wave's login may touch only Wave's keys and channels, and the default user cannot log in at all.
+        await using var redis = await RedisServer.StartAsync(user: new RedisAclUser("wave", "acl-pw-e2e-31", ["~wave:*", "&wave:*", "+@all"]));
+        var settings = Records.RecordsTestSupport.Settings(registries, new() { ["ConnectionStrings:redis"] = redis.ConnectionString });
+        await using var proxy = await WaveTestHost.StartAsync(WaveRole.RegistryProxy, settings);
+        settings["services:registry-proxy:http:0"] = proxy.BaseAddress.ToString();
+        await using var api = await WaveTestHost.StartAsync(WaveRole.Api, settings);
+        await proxy.Services.GetRequiredService<ContainerRequestCache>().WaitUntilListeningAsync(TestContext.Current.CancellationToken)
+            .WaitAsync(TimeSpan.FromSeconds(15), TestContext.Current.CancellationToken);
+        var request = new { containerImage = registries.Images.DockerV2, containerConfig = new { layers = new[] { Layer.AsDataLayer() } } };
+
+        var answer = await api.Client.PostContainerAsync(request);
+        Assert.True(answer.Status == 200, answer.Text);
+        Assert.Equal(HttpStatusCode.OK, await ManifestStatusAsync(proxy, answer.TargetImage));
+        var (revoked, _) = await Records.RecordsTestSupport.RevokeAsync(api, answer.Token);
+        Assert.True(revoked.Status == 200, revoked.Text);
+        var clock = Stopwatch.StartNew();
+        HttpStatusCode after;
+        while ((after = await ManifestStatusAsync(proxy, answer.TargetImage)) == HttpStatusCode.OK && clock.Elapsed < TimeSpan.FromSeconds(1))
+        {
+            await Task.Delay(20, TestContext.Current.CancellationToken);
+        }
+        Assert.Equal(HttpStatusCode.NotFound, after); // the revocation arrived over the ACL user's subscription
+        using var health = await proxy.Client.GetAsync("/health", TestContext.Current.CancellationToken);
+        var body = await health.Content.ReadAsStringAsync(TestContext.Current.CancellationToken);
+        Assert.True(health.IsSuccessStatusCode, body);
+        Assert.DoesNotContain("acl-pw-e2e-31", body);
     }
 
     private static async Task<HttpStatusCode> ManifestStatusAsync(WaveTestHost proxy, string targetImage) => (await ManifestAsync(proxy, targetImage)).Status;

@@ -65,7 +65,7 @@ public sealed class PersistenceRegistrationTests(PostgresFixture postgres, Rabbi
 
         var store = Assert.IsType<PostgresBuildStore>(host.Services.GetRequiredService<IBuildStore>());
         Assert.Equal(0, await store.MigrateAsync(Token)); // the host applied them at start-up
-        await using var queue = Assert.IsType<RabbitMqBuildQueue>(host.Services.GetRequiredService<IBuildQueue>());
+        Assert.IsType<RabbitMqBuildQueue>(host.Services.GetRequiredService<IBuildQueue>());
         var report = await host.Services.GetRequiredService<HealthCheckService>().CheckHealthAsync(Token);
         Assert.Equal(HealthStatus.Healthy, report.Entries["postgres"].Status);
         Assert.Equal(HealthStatus.Healthy, report.Entries["rabbitmq"].Status);

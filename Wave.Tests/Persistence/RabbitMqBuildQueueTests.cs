@@ -1,5 +1,8 @@
 using System.Collections.Concurrent;
 
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+
 using Npgsql;
 
 using Wave.Core.Builds;
@@ -20,15 +23,17 @@ public sealed class RabbitMqBuildQueueTests(RabbitMqFixture rabbit, PostgresFixt
     private static readonly TimeSpan RestartPatience = TimeSpan.FromSeconds(60);
 
     private readonly List<IAsyncDisposable> _owned = [];
+    private readonly Dictionary<RabbitMqBuildQueue, TestRabbitMqQueue> _owners = [];
     private readonly List<(CancellationTokenSource Stop, Task Consumer)> _consumers = [];
 
     private async Task<RabbitMqBuildQueue> QueueAsync(string queueName, int concurrency = 1, int maxDeliveries = 5, RabbitMqServer? server = null)
     {
         server ??= await rabbit.GetAsync();
-        var queue = new RabbitMqBuildQueue(server.ConnectionString,
+        var owner = TestRabbitMqQueue.Create(server.ConnectionString,
             new BuildQueueOptions { QueueName = queueName, Concurrency = concurrency, MaxDeliveries = maxDeliveries });
-        _owned.Add(queue);
-        return queue;
+        _owned.Add(owner);
+        _owners[owner.Queue] = owner;
+        return owner.Queue;
     }
 
     private void Consume(IBuildQueue queue, Func<BuildDelivery, CancellationToken, Task> handler)
@@ -128,7 +133,7 @@ public sealed class RabbitMqBuildQueueTests(RabbitMqFixture rabbit, PostgresFixt
         var first = await firstStarted.Task.WaitAsync(Patience, Token);
         Assert.Equal(1, first.DeliveryCount);
         Assert.True(firstOwned);
-        await doomed.DisposeAsync();
+        await _owners[doomed].DisposeAsync(); // its connection closes: as far as the broker knows, the builder died
 
         // A second builder gets the same job again; it does not own the build while the dead builder's lease is live,
         // owns it once that lease expired, and completes it.
@@ -218,17 +223,19 @@ public sealed class RabbitMqBuildQueueTests(RabbitMqFixture rabbit, PostgresFixt
     public async Task Connection_errors_name_the_endpoint_and_never_the_password()
     {
         const string password = "s3cret-Pa55word";
-        var badUri = Assert.Throws<FormatException>(() => new RabbitMqBuildQueue($"rabbit://wave:{password}@host:1/", new BuildQueueOptions()));
+        var badUri = Assert.Throws<FormatException>(() => TestRabbitMqQueue.Create($"rabbit://wave:{password}@host:1/", new BuildQueueOptions()));
         Assert.DoesNotContain(password, badUri.Message, StringComparison.Ordinal);
 
         var port = Infrastructure.FreePort.Next();
-        await using var queue = new RabbitMqBuildQueue($"amqp://wave:{password}@127.0.0.1:{port}/", new BuildQueueOptions());
-        var error = await Assert.ThrowsAsync<RabbitMqUnavailableException>(() => queue.PublishAsync(Job(1), Token));
+        await using var owner = TestRabbitMqQueue.Create($"amqp://wave:{password}@127.0.0.1:{port}/", new BuildQueueOptions());
+        var error = await Assert.ThrowsAsync<RabbitMqUnavailableException>(() => owner.Queue.PublishAsync(Job(1), Token));
         Assert.Contains($"127.0.0.1:{port}", error.Message, StringComparison.Ordinal);
         Assert.DoesNotContain(password, error.ToString(), StringComparison.Ordinal);
-        var health = await new RabbitMqHealthCheck(queue).CheckHealthAsync(HealthContext(), Token);
-        Assert.Equal(Microsoft.Extensions.Diagnostics.HealthChecks.HealthStatus.Unhealthy, health.Status);
+        var report = await owner.Host.Services.GetRequiredService<HealthCheckService>().CheckHealthAsync(Token);
+        var health = report.Entries["rabbitmq"];
+        Assert.Equal(HealthStatus.Unhealthy, health.Status);
         Assert.DoesNotContain(password, health.Description ?? "", StringComparison.Ordinal);
+        Assert.DoesNotContain(password, health.Exception?.ToString() ?? "", StringComparison.Ordinal);
     }
 
     [Fact]
@@ -282,11 +289,6 @@ public sealed class RabbitMqBuildQueueTests(RabbitMqFixture rabbit, PostgresFixt
             }
         }
     }
-
-    private static Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckContext HealthContext() => new()
-    {
-        Registration = new("rabbitmq", _ => null!, Microsoft.Extensions.Diagnostics.HealthChecks.HealthStatus.Unhealthy, null),
-    };
 
     /// <summary>
     /// Stops this test's consumers, which closes their channels: whatever they had not acked goes back to "ready", so

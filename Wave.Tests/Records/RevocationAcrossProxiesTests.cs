@@ -5,7 +5,6 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 
 using Wave.RegistryProxy.Content;
-using Wave.ServiceDefaults.Redis;
 using Wave.Tests.EndToEnd;
 using Wave.Tests.Infrastructure;
 using Wave.Tests.Infrastructure.Redis;
@@ -62,16 +61,17 @@ public sealed class RevocationAcrossProxiesTests(RegistryFixture registryFixture
 
         // Proof that B now answers from its own cache: with the request taken out of Redis behind Wave's back (no
         // notice), B still serves the token. The request is put back before the real revocation.
-        await using (var raw = new RedisConnection(redis.ConnectionString))
+        await using (var raw = await RedisClients.RawAsync(redis.ConnectionString))
         {
             var key = $"{prefix}request:{answer.Token}";
-            var saved = await raw.GetAsync(key, Token);
-            var ttl = (await raw.ExecuteAsync(["PTTL", key], Token)).AsInt64();
+            var saved = (byte[]?)await raw.GetDatabase().StringGetAsync(key);
+            var ttl = await raw.GetDatabase().KeyTimeToLiveAsync(key);
             Assert.NotNull(saved);
-            Assert.Equal(1, await raw.DeleteAsync([key], Token));
+            Assert.NotNull(ttl);
+            Assert.True(await raw.GetDatabase().KeyDeleteAsync(key));
             var cached = await proxyB.PullManifestAsync(answer.TargetImage);
             Assert.True(cached.Status == 200, $"proxy B did not serve the token from its cache: {cached.Status} {cached.Body}");
-            Assert.True(await raw.SetAsync(key, saved!, TimeSpan.FromMilliseconds(ttl), cancellationToken: Token));
+            Assert.True(await raw.GetDatabase().StringSetAsync(key, saved, ttl!.Value));
         }
 
         var (revoked, _) = await api.RevokeAsync(answer.Token);
@@ -116,21 +116,21 @@ public sealed class RevocationAcrossProxiesTests(RegistryFixture registryFixture
         var cache = proxy.Services.GetRequiredService<ContainerRequestCache>();
         var firstEpoch = await ListeningAsync(proxy);
         var request = new { containerImage = registries.Images.DockerV2, containerConfig = new { layers = new[] { Layer.AsDataLayer() } } };
-        await using var raw = new RedisConnection(redis.ConnectionString);
+        await using var raw = await RedisClients.RawAsync(redis.ConnectionString);
 
         // 1. The subscriber's connection drops (Redis itself stays up) and comes back: a notice published in between
         // would have been missed, so what was cached before is not served after.
         var before = await api.Client.PostContainerAsync(request);
         Assert.True(before.Status == 200, before.Text);
         Assert.Equal(200, (await proxy.PullManifestAsync(before.TargetImage)).Status);
-        Assert.True((await raw.ExecuteAsync(["CLIENT", "KILL", "TYPE", "pubsub"], Token)).AsInt64() >= 1);
+        Assert.True((long)await raw.ExecuteAsync("CLIENT", "KILL", "TYPE", "pubsub") >= 1);
         var clock = Stopwatch.StartNew();
         while (cache.SubscriptionEpoch is var epoch && (epoch == 0 || epoch == firstEpoch))
         {
             Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), "the proxy did not subscribe again");
             await Task.Delay(10, Token);
         }
-        Assert.Equal(1, await raw.DeleteAsync([$"{prefix}request:{before.Token}"], Token)); // gone without a notice
+        Assert.True(await raw.GetDatabase().KeyDeleteAsync($"{prefix}request:{before.Token}")); // gone without a notice
         var afterResubscription = await proxy.PullManifestAsync(before.TargetImage);
         Assert.True(afterResubscription.Status == 404, $"served from a cache entry older than the subscription: {afterResubscription.Status} {afterResubscription.Body}");
 
@@ -166,7 +166,7 @@ public sealed class RevocationAcrossProxiesTests(RegistryFixture registryFixture
         while (after.Status != 200 && clock.Elapsed < TimeSpan.FromSeconds(10));
         Assert.True(after.Status == 200, after.Text);
         Assert.Equal(200, (await proxy.PullManifestAsync(after.TargetImage)).Status);
-        Assert.Equal(1, await raw.DeleteAsync([$"{prefix}request:{after.Token}"], Token));
+        Assert.True(await raw.GetDatabase().KeyDeleteAsync($"{prefix}request:{after.Token}"));
         Assert.Equal(200, (await proxy.PullManifestAsync(after.TargetImage)).Status); // cached under the current subscription
         Assert.Equal(404, (await proxy.PullManifestAsync(cachedToken.TargetImage)).Status);
     }

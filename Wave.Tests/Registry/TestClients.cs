@@ -1,24 +1,37 @@
 using System.Collections.Concurrent;
 using System.Text.Json;
 
-using Microsoft.Extensions.Logging.Abstractions;
-using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 
 using Wave.Core.Registry;
 using Wave.Tests.Infrastructure;
 
 namespace Wave.Tests.Registry;
 
-/// <summary>Registry clients for tests, on a recording handler so a test can see what went over the wire.</summary>
+/// <summary>
+/// Registry clients for tests, made as a service makes its one (the service defaults' HttpClient pipeline: resilience
+/// and service discovery), with a recording handler inside the pipeline so a test sees every attempt that went over the wire.
+/// </summary>
 internal static class TestClients
 {
-    public static (RegistryClient Client, RecordingHandler Wire) Create(IEnumerable<RegistryEndpoint>? registries = null, TimeSpan? timeout = null)
+    public static (RegistryClient Client, RecordingHandler Wire) Create(IEnumerable<RegistryEndpoint>? registries = null, TimeSpan? timeout = null,
+        IDictionary<string, string?>? settings = null)
     {
-        var wire = new RecordingHandler(new SocketsHttpHandler { AllowAutoRedirect = false });
-        var http = new HttpClient(wire) { Timeout = timeout ?? TimeSpan.FromSeconds(30) };
-        var options = Options.Create(new RegistryOptions { Registries = [.. registries ?? []] });
-        var client = new RegistryClient(http, new ConfiguredRegistryCredentials(options), options, TimeProvider.System, NullLogger<RegistryClient>.Instance);
-        return (client, wire);
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(settings ?? new Dictionary<string, string?>()).Build();
+        var services = new ServiceCollection();
+        services.AddLogging();
+        services.AddSingleton<IConfiguration>(configuration);
+        services.AddWaveHttpClientDefaults(configuration);
+        services.AddRegistryClient();
+        var wire = new RecordingHandler();
+        services.AddHttpClient(RegistryServiceCollectionExtensions.HttpClientName)
+            .ConfigureHttpClient(http => http.Timeout = timeout ?? TimeSpan.FromSeconds(30))
+            .AddHttpMessageHandler(() => wire);
+        services.Configure<RegistryOptions>(options => options.Registries = [.. registries ?? []]);
+        var provider = services.BuildServiceProvider();
+        return (provider.GetRequiredService<RegistryClient>(), wire);
     }
 
     public static RegistryEndpoint Login(string host, RegistryCredentials credentials)
@@ -63,16 +76,16 @@ internal static class TestClients
     }
 }
 
-/// <summary>Passes requests through, remembering each one's URI and whether it carried Authorization.</summary>
-internal sealed class RecordingHandler(HttpMessageHandler inner) : DelegatingHandler(inner)
+/// <summary>Passes requests through, remembering each one's method, URI and whether it carried Authorization.</summary>
+internal sealed class RecordingHandler : DelegatingHandler
 {
-    private readonly ConcurrentQueue<(Uri Uri, string? Authorization)> _requests = new();
+    private readonly ConcurrentQueue<(Uri Uri, string? Authorization, HttpMethod Method)> _requests = new();
 
-    public IReadOnlyList<(Uri Uri, string? Authorization)> Requests => [.. _requests];
+    public IReadOnlyList<(Uri Uri, string? Authorization, HttpMethod Method)> Requests => [.. _requests];
 
     protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
-        _requests.Enqueue((request.RequestUri!, request.Headers.Authorization?.Scheme));
+        _requests.Enqueue((request.RequestUri!, request.Headers.Authorization?.Scheme, request.Method));
         return base.SendAsync(request, cancellationToken);
     }
 }

@@ -20,16 +20,22 @@ public sealed class DistributedHealthTests(RedisFixture redisFixture, PostgresFi
 {
     private static CancellationToken Token => TestContext.Current.CancellationToken;
 
+    /// <param name="postgresConnectionName">
+    /// "postgres" (the server resource) or "wave" (what an AppHost's <c>AddPostgres("postgres").AddDatabase("wave")</c>
+    /// hands out): the check is "postgres" either way.
+    /// </param>
     [Theory]
-    [InlineData(WaveRole.Api, new[] { "postgres", "rabbitmq", "redis", "self" })]
-    [InlineData(WaveRole.RegistryProxy, new[] { "postgres", "redis", "revocations", "self" })]
-    [InlineData(WaveRole.Builder, new[] { "postgres", "rabbitmq", "redis", "self" })]
-    public async Task Health_lists_the_backing_services_of_each_service(WaveRole role, string[] expected)
+    [InlineData(WaveRole.Api, "postgres", new[] { "postgres", "rabbitmq", "redis", "self" })]
+    [InlineData(WaveRole.RegistryProxy, "postgres", new[] { "postgres", "redis", "revocations", "self" })]
+    [InlineData(WaveRole.Builder, "postgres", new[] { "postgres", "rabbitmq", "redis", "self" })]
+    [InlineData(WaveRole.Api, "wave", new[] { "postgres", "rabbitmq", "redis", "self" })]
+    [InlineData(WaveRole.Builder, "wave", new[] { "postgres", "rabbitmq", "redis", "self" })]
+    public async Task Health_lists_the_backing_services_of_each_service_by_resource_name(WaveRole role, string postgresConnectionName, string[] expected)
     {
         var settings = new Dictionary<string, string?>
         {
             ["ConnectionStrings:redis"] = (await redisFixture.GetAsync()).ConnectionString,
-            ["ConnectionStrings:postgres"] = await (await postgresFixture.GetAsync()).CreateSchemaAsync(Token),
+            [$"ConnectionStrings:{postgresConnectionName}"] = await (await postgresFixture.GetAsync()).CreateSchemaAsync(Token),
             ["ConnectionStrings:rabbitmq"] = (await rabbitFixture.GetAsync()).ConnectionString,
             ["Wave:Build:QueueName"] = TestJobs.UniqueQueueName(),
         };
@@ -50,5 +56,6 @@ public sealed class DistributedHealthTests(RedisFixture redisFixture, PostgresFi
         using var alive = await host.Client.GetAsync("/alive", Token);
         var aliveChecks = JsonDocument.Parse(await alive.Content.ReadAsStringAsync(Token)).RootElement.GetProperty("checks");
         Assert.Equal(["self"], aliveChecks.EnumerateObject().Select(c => c.Name));
+        Assert.IsType<Wave.ServiceDefaults.Postgres.PostgresBuildStore>(host.Services.GetRequiredService<Wave.Core.Persistence.IBuildStore>());
     }
 }

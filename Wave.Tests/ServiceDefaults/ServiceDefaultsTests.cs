@@ -1,7 +1,6 @@
+using System.Diagnostics;
 using System.Net;
-using System.Text;
 using System.Text.Json;
-using System.Threading.Channels;
 
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -9,17 +8,13 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
-using OpenTelemetry.Logs;
-using OpenTelemetry.Metrics;
-using OpenTelemetry.Trace;
+using Wave.Tests.Infrastructure.Telemetry;
 
 namespace Wave.Tests.ServiceDefaults;
 
-public sealed class ServiceDefaultsTests
+public sealed class ServiceDefaultsTests(AspireDashboardFixture dashboardFixture)
 {
     private static CancellationToken Token => TestContext.Current.CancellationToken;
-
-    private sealed record OtlpPost(string Path, string? ContentType, byte[] Body);
 
     [Fact]
     public async Task Health_and_alive_answer_200_with_json()
@@ -62,28 +57,23 @@ public sealed class ServiceDefaultsTests
         Assert.Equal(HttpStatusCode.OK, alive.StatusCode);
     }
 
-    [Fact]
-    public async Task With_an_otlp_endpoint_requests_are_exported_as_traces_metrics_and_logs()
+    [Theory]
+    [InlineData("grpc")]
+    [InlineData("http/protobuf")]
+    public async Task With_an_otlp_endpoint_requests_are_exported_as_traces_logs_and_metrics_over_the_protocol_configured(string protocol)
     {
-        var received = Channel.CreateUnbounded<OtlpPost>();
-        var receiverBuilder = TestApps.Builder();
-        await using var receiver = receiverBuilder.Build();
-        foreach (var signal in new[] { "/v1/traces", "/v1/metrics", "/v1/logs" })
-        {
-            receiver.MapPost(signal, async (HttpRequest request) =>
-            {
-                using var body = new MemoryStream();
-                await request.Body.CopyToAsync(body);
-                received.Writer.TryWrite(new OtlpPost(request.Path, request.ContentType, body.ToArray()));
-                return Results.Ok();
-            });
-        }
-        var collector = await receiver.StartOnLoopbackAsync();
-
-        const string serviceName = "wave-otlp-test-service";
+        var dashboard = await dashboardFixture.GetAsync();
+        await using var metrics = await OtlpMetricsReceiver.StartAsync();
+        var serviceName = $"wave-otlp-test-{protocol.Replace('/', '-')}-{Guid.NewGuid():N}";
         var builder = TestApps.Builder(new Dictionary<string, string?>
         {
-            ["OTEL_EXPORTER_OTLP_ENDPOINT"] = collector.ToString(),
+            ["OTEL_EXPORTER_OTLP_ENDPOINT"] = (protocol == "grpc" ? dashboard.OtlpGrpcEndpoint : dashboard.OtlpHttpEndpoint).ToString(),
+            ["OTEL_EXPORTER_OTLP_PROTOCOL"] = protocol,
+            ["OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"] = metrics.MetricsEndpoint.ToString(),
+            ["OTEL_EXPORTER_OTLP_METRICS_PROTOCOL"] = "http/protobuf",
+            ["OTEL_BSP_SCHEDULE_DELAY"] = "200",
+            ["OTEL_BLRP_SCHEDULE_DELAY"] = "200",
+            ["OTEL_METRIC_EXPORT_INTERVAL"] = "500",
             ["OTEL_SERVICE_NAME"] = serviceName,
         });
         builder.AddServiceDefaults();
@@ -95,39 +85,36 @@ public sealed class ServiceDefaultsTests
             return "hi";
         });
         using var http = new HttpClient { BaseAddress = await app.StartOnLoopbackAsync() };
-
-        Assert.Equal("hi", await http.GetStringAsync("/hello", Token));
-
-        // The server span of /hello ends only after the response was written, so the client can see "hi" before
-        // the span exists: flush until every signal has arrived with what this request produced.
-        var posts = new List<OtlpPost>();
-        bool Arrived(string signal, string text) => posts.Any(p => p.Path == signal && Contains(p.Body, serviceName) && Contains(p.Body, text));
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(Token);
-        deadline.CancelAfter(TimeSpan.FromSeconds(30));
-        while (!(Arrived("/v1/traces", "/hello") && Arrived("/v1/metrics", serviceName) && Arrived("/v1/logs", "hello was called")))
+        // This process's HttpClient is traced too (the instrumentation is process-wide): the request is sent under a
+        // parent of a known trace, which its client span and the server span continue.
+        var trace = ActivityTraceId.CreateRandom().ToHexString();
+        using (var client = new Activity("test client"))
         {
-            app.Services.GetRequiredService<TracerProvider>().ForceFlush(5_000);
-            app.Services.GetRequiredService<MeterProvider>().ForceFlush(5_000);
-            app.Services.GetRequiredService<LoggerProvider>().ForceFlush(5_000);
-            using var pause = CancellationTokenSource.CreateLinkedTokenSource(deadline.Token);
-            pause.CancelAfter(TimeSpan.FromMilliseconds(500));
-            try
-            {
-                while (true)
-                {
-                    posts.Add(await received.Reader.ReadAsync(pause.Token));
-                }
-            }
-            catch (OperationCanceledException) when (!deadline.IsCancellationRequested)
-            {
-            }
-            catch (OperationCanceledException) when (!Token.IsCancellationRequested)
-            {
-                Assert.Fail($"after 30 s from {serviceName}: a span of /hello {Arrived("/v1/traces", "/hello")}, metrics {Arrived("/v1/metrics", serviceName)}, the log line {Arrived("/v1/logs", "hello was called")}");
-            }
+            client.SetParentId(ActivityTraceId.CreateFromString(trace), ActivitySpanId.CreateRandom(), ActivityTraceFlags.Recorded);
+            client.Start();
+            Assert.Equal("hi", await http.GetStringAsync("/hello", Token));
         }
-        var traces = posts.First(p => p.Path == "/v1/traces" && Contains(p.Body, "/hello"));
-        Assert.Equal("application/x-protobuf", traces.ContentType);
+        using (var probe = await http.GetAsync("/health", Token))
+        {
+            Assert.Equal(HttpStatusCode.OK, probe.StatusCode);
+        }
+
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        IReadOnlyList<DashboardSpan> spans;
+        while (!(spans = await dashboard.TraceAsync(trace, Token)).Any(s => s.Service == serviceName && s.Kind == DashboardSpan.ServerKind))
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"no span of /hello from {serviceName} at the dashboard over {protocol}; its spans: [{string.Join(", ", (await dashboard.SpansAsync(serviceName, Token)).Select(s => $"{s.Name} {s.TraceId}"))}], metrics [{string.Join(", ", metrics.Metrics.Select(m => m.Service + ":" + m.Name).Distinct())}]\n{dashboard.Output}");
+            await Task.Delay(200, Token);
+        }
+        Assert.Equal("/hello", Assert.Single(spans, s => s.Kind == DashboardSpan.ServerKind).Attribute("http.route"));
+        while (!(await dashboard.LogsAsync(trace, Token)).Contains("hello was called", StringComparison.Ordinal))
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"the log line of /hello did not reach the dashboard over {protocol}");
+            await Task.Delay(200, Token);
+        }
+        await metrics.WaitForAsync(serviceName, "http.server.request.duration", m => m.Attributes.GetValueOrDefault("http.route") == "/hello", () => "", Token);
+        // Health probes are served but not traced: a trace per probe every few seconds is noise.
+        Assert.DoesNotContain(await dashboard.SpansAsync(serviceName, Token), s => s.Attribute("url.path") == "/health");
     }
 
     [Fact]
@@ -149,8 +136,5 @@ public sealed class ServiceDefaultsTests
 
         Assert.Equal("hi from target /hello?a=1", await plain.GetStringAsync("http://target/hello?a=1", Token));
         Assert.Equal("hi from target /hello", await named.GetStringAsync("/hello", Token));
-        Assert.Equal(ServiceDefaultsExtensions.DefaultHttpTimeout, plain.Timeout);
     }
-
-    private static bool Contains(byte[] haystack, string needle) => haystack.AsSpan().IndexOf(Encoding.UTF8.GetBytes(needle)) >= 0;
 }

@@ -4,6 +4,8 @@ using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 
+using StackExchange.Redis;
+
 using Wave.Core.State;
 using Wave.ServiceDefaults.Redis;
 using Wave.Tests.Infrastructure.Redis;
@@ -24,11 +26,11 @@ public sealed class StateRegistrationTests
 
         Assert.IsType<InMemoryKeyValueStore>(app.Services.GetRequiredService<IKeyValueStore>());
         Assert.IsType<InMemoryStateNotifications>(app.Services.GetRequiredService<IStateNotifications>());
-        Assert.Null(app.Services.GetService<RedisConnection>());
+        Assert.Null(app.Services.GetService<IConnectionMultiplexer>());
     }
 
     [Fact]
-    public async Task With_a_redis_connection_string_state_lives_in_redis_and_health_pings_it()
+    public async Task With_a_redis_connection_string_state_lives_in_redis_on_one_multiplexer_and_health_checks_it_as_redis()
     {
         await using var server = await RedisServer.StartAsync(password: "registration-secret");
         var builder = TestApps.Builder(new Dictionary<string, string?>
@@ -38,6 +40,7 @@ public sealed class StateRegistrationTests
         });
         builder.AddServiceDefaults();
         builder.AddWaveState();
+        builder.AddWaveState(); // a second service of one host registers nothing twice
         await using var app = builder.Build();
         app.MapDefaultEndpoints();
         using var http = new HttpClient { BaseAddress = await app.StartOnLoopbackAsync() };
@@ -46,15 +49,15 @@ public sealed class StateRegistrationTests
         // Notification channels carry the key prefix too: pub/sub is shared by every database of a server.
         Assert.Equal("registration-test:", Assert.IsType<RedisStateNotifications>(app.Services.GetRequiredService<IStateNotifications>()).ChannelPrefix);
         await store.SetAsync("k", [1, 2, 3], null, Token);
-        var connection = app.Services.GetRequiredService<RedisConnection>();
-        Assert.Same(connection, app.Services.GetRequiredKeyedService<RedisConnection>("redis"));
-        Assert.Equal([1, 2, 3], await connection.GetAsync("registration-test:k", Token));
+        var multiplexer = Assert.Single(app.Services.GetServices<IConnectionMultiplexer>());
+        Assert.Equal([1, 2, 3], (byte[]?)await multiplexer.GetDatabase().StringGetAsync("registration-test:k"));
 
         using (var healthy = await http.GetAsync("/health", Token))
         {
-            var redisCheck = JsonDocument.Parse(await healthy.Content.ReadAsStringAsync(Token)).RootElement.GetProperty("checks").GetProperty("redis");
+            var checks = JsonDocument.Parse(await healthy.Content.ReadAsStringAsync(Token)).RootElement.GetProperty("checks");
             Assert.Equal(HttpStatusCode.OK, healthy.StatusCode);
-            Assert.Equal("Healthy", redisCheck.GetProperty("status").GetString());
+            Assert.Equal(["redis", "self"], checks.EnumerateObject().Select(c => c.Name).Order(StringComparer.Ordinal));
+            Assert.Equal("Healthy", checks.GetProperty("redis").GetProperty("status").GetString());
         }
 
         await server.KillAsync();
@@ -62,19 +65,9 @@ public sealed class StateRegistrationTests
         using var unhealthy = await http.GetAsync("/health", Token);
         var body = await unhealthy.Content.ReadAsStringAsync(Token);
         Assert.Equal(HttpStatusCode.ServiceUnavailable, unhealthy.StatusCode);
-        Assert.Contains($"127.0.0.1:{server.Port}", body);
+        Assert.Equal("Unhealthy", JsonDocument.Parse(body).RootElement.GetProperty("checks").GetProperty("redis").GetProperty("status").GetString());
         Assert.DoesNotContain("registration-secret", body);
         using var alive = await http.GetAsync("/alive", Token);
         Assert.Equal(HttpStatusCode.OK, alive.StatusCode);
-    }
-
-    [Fact]
-    public void AddRedisClient_without_a_connection_string_names_the_missing_setting()
-    {
-        var builder = TestApps.Builder();
-
-        var error = Assert.Throws<InvalidOperationException>(() => builder.AddRedisClient("cache"));
-
-        Assert.Contains("ConnectionStrings__cache", error.Message);
     }
 }

@@ -1,5 +1,7 @@
 using System.Text;
 
+using StackExchange.Redis;
+
 using Wave.Core.State;
 using Wave.ServiceDefaults.Redis;
 using Wave.Tests.Infrastructure.Redis;
@@ -174,12 +176,12 @@ public sealed class InMemoryKeyValueStoreContractTests : KeyValueStoreContractTe
 
 public sealed class RedisKeyValueStoreContractTests(RedisFixture redis) : KeyValueStoreContractTests
 {
-    private RedisConnection? _connection;
+    private ConnectionMultiplexer? _connection;
 
     protected override async Task<IKeyValueStore> CreateStoreAsync()
     {
         var server = await redis.GetAsync();
-        _connection = new RedisConnection(server.ConnectionString);
+        _connection = await RedisClients.AsWaveAsync(server.ConnectionString);
         // A prefix per test: tests share the server and run in parallel.
         return new RedisKeyValueStore(_connection, $"wave-test:{Guid.NewGuid():N}:");
     }

@@ -41,8 +41,8 @@ public sealed class StateNotificationsTests(RedisFixture redis)
     {
         var server = await redis.GetAsync();
         var prefix = $"notify-{Guid.NewGuid():N}:";
-        await using var publisherConnection = new RedisConnection(server.ConnectionString);
-        await using var subscriberConnection = new RedisConnection(server.ConnectionString);
+        await using var publisherConnection = await RedisClients.AsWaveAsync(server.ConnectionString);
+        await using var subscriberConnection = await RedisClients.AsWaveAsync(server.ConnectionString);
         await using var publisher = new RedisStateNotifications(publisherConnection, prefix);
         await using var listener = new RedisStateNotifications(subscriberConnection, prefix);
         await using var otherDeployment = new RedisStateNotifications(subscriberConnection, "other-" + prefix);

@@ -4,11 +4,10 @@ using System.Diagnostics.Metrics;
 
 using Wave.Core.Persistence;
 using Wave.Core.Telemetry;
-using Wave.ServiceDefaults.RabbitMq;
-using Wave.ServiceDefaults.Telemetry;
 using Wave.Tests.EndToEnd;
 using Wave.Tests.Infrastructure;
 using Wave.Tests.Infrastructure.Persistence;
+using Wave.Tests.Persistence;
 
 using static Wave.Tests.Persistence.TestJobs;
 
@@ -28,14 +27,15 @@ public sealed class InProcessTelemetryTests(RabbitMqFixture rabbit, RegistryFixt
         var activities = new ConcurrentQueue<Activity>();
         using var listener = new ActivityListener
         {
-            ShouldListenTo = source => TelemetryExtensions.TracedSources.Contains(source.Name),
+            ShouldListenTo = source => source.Name.StartsWith("RabbitMQ.Client", StringComparison.Ordinal) || source.Name == WaveTelemetry.Name,
             Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
             ActivityStopped = activities.Enqueue,
         };
         ActivitySource.AddActivityListener(listener);
 
-        await using var queue = new RabbitMqBuildQueue((await rabbit.GetAsync()).ConnectionString,
+        await using var owner = TestRabbitMqQueue.Create((await rabbit.GetAsync()).ConnectionString,
             new BuildQueueOptions { QueueName = UniqueQueueName(), Concurrency = 1 });
+        var queue = owner.Queue;
         var job = Job(1);
         ActivityTraceId publishTrace;
         using (var request = WaveTelemetry.ActivitySource.StartActivity("test request"))

@@ -1,47 +1,50 @@
-using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Http;
-
-using Wave.AppHost.Dashboard;
 using Wave.Tests.EndToEnd;
 using Wave.Tests.Infrastructure;
 using Wave.Tests.Infrastructure.Redis;
-using Wave.Tests.ServiceDefaults;
+using Wave.Tests.Infrastructure.Telemetry;
 
 namespace Wave.Tests.Telemetry;
 
 /// <summary>
-/// What a real pull emits. The Api and the registry proxy run as their own processes (so each exports only its own
-/// spans, under its own service name) with OTEL_EXPORTER_OTLP_ENDPOINT pointing at an OTLP/HTTP receiver in the
-/// test; a container request and a pull of its manifest and a layer, each sent with a traceparent, must come back as
-/// connected traces: client → server span → Wave's spans → upstream registry operation → HttpClient.
+/// What a real container request and pull emit, received by real OTLP endpoints. The Api and the registry proxy run as
+/// their own processes (each exports only its own spans, under its own service name) with the environment Aspire gives
+/// a project: traces and logs over OTLP/gRPC to the Aspire dashboard, metrics (through the per-signal variables) over
+/// OTLP/HTTP protobuf to a receiver in the test, since the dashboard's API does not serve metrics.
+/// <para>
+/// The client does what a workflow engine tracing its tasks does: the container request and the pull of the image it
+/// answered (manifest, then a layer) carry traceparents of one trace. That one trace must then hold the Api's spans
+/// (request → resolve upstream → upstream registry → HttpClient, and its Redis commands), the proxy's (request → serve
+/// manifest → augment → upstream → HttpClient; serve blob → upstream), each under the client's span for it.
+/// </para>
 /// </summary>
-public sealed class PullTelemetryTests(RegistryFixture registryFixture, RedisFixture redisFixture)
+public sealed class PullTelemetryTests(RegistryFixture registryFixture, RedisFixture redisFixture, AspireDashboardFixture dashboardFixture)
 {
-    private const int ServerKind = 2;
-    private const int ClientKind = 3;
     private static CancellationToken Token => TestContext.Current.CancellationToken;
 
     private static readonly TestLayer Layer = TestLayer.Create(new Dictionary<string, string> { ["wave/traced.txt"] = "traced" });
 
     [Fact]
-    public async Task A_pull_through_the_proxy_is_one_trace_from_the_server_span_to_the_upstream_registry()
+    public async Task A_container_request_and_its_pull_are_one_trace_across_api_registry_proxy_and_upstream_and_the_meters_arrive()
     {
         var registries = await registryFixture.GetAsync();
         var redis = await redisFixture.GetAsync();
-        await using var receiver = await OtlpReceiver.StartAsync();
+        var dashboard = await dashboardFixture.GetAsync();
+        await using var metrics = await OtlpMetricsReceiver.StartAsync();
 
         var proxyPort = FreePort.Next();
         var apiPort = FreePort.Next();
         var environment = new Dictionary<string, string?>
         {
             ["ConnectionStrings__redis"] = redis.ConnectionString,
-            ["OTEL_EXPORTER_OTLP_ENDPOINT"] = receiver.Address.ToString(),
-            ["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf",
+            ["Wave__State__KeyPrefix"] = $"telemetry-{Guid.NewGuid():N}:",
+            ["OTEL_EXPORTER_OTLP_ENDPOINT"] = dashboard.OtlpGrpcEndpoint.ToString(),
+            ["OTEL_EXPORTER_OTLP_PROTOCOL"] = "grpc",
+            ["OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"] = metrics.MetricsEndpoint.ToString(),
+            ["OTEL_EXPORTER_OTLP_METRICS_PROTOCOL"] = "http/protobuf",
             // Export within a second rather than the SDK's 5 s (spans) and 60 s (metrics).
             ["OTEL_BSP_SCHEDULE_DELAY"] = "200",
             ["OTEL_METRIC_EXPORT_INTERVAL"] = "500",
@@ -57,22 +60,21 @@ public sealed class PullTelemetryTests(RegistryFixture registryFixture, RedisFix
         environment["services__registry-proxy__http__0"] = $"http://127.0.0.1:{proxyPort}";
         await using var api = StartService("Wave.Api", "api", apiPort, environment);
         await WaitHealthyAsync(apiPort, api);
+        string Diagnostics() => $"api:\n{api.Output}\nregistry-proxy:\n{proxy.Output}\ndashboard:\n{dashboard.Output}";
 
-        // The container request, as a client in a trace of its own.
+        var trace = ActivityTraceId.CreateRandom().ToHexString();
         using var http = new HttpClient();
-        var (apiTrace, apiParent) = NewTraceParent();
+
+        // The container request.
+        var postParent = NewSpanId();
         using var post = new HttpRequestMessage(HttpMethod.Post, $"http://127.0.0.1:{apiPort}/v1alpha2/container")
         {
-            Content = JsonContent.Create(new
-            {
-                containerImage = registries.Images.BasicPrivate,
-                containerConfig = new { layers = new[] { Layer.AsDataLayer() } },
-            }),
+            Content = JsonContent.Create(new { containerImage = registries.Images.BasicPrivate, containerConfig = new { layers = new[] { Layer.AsDataLayer() } } }),
         };
-        post.Headers.Add("traceparent", $"00-{apiTrace}-{apiParent}-01");
+        post.Headers.Add("traceparent", $"00-{trace}-{postParent}-01");
         using var posted = await http.SendAsync(post, Token);
         var answerText = await posted.Content.ReadAsStringAsync(Token);
-        Assert.True(posted.IsSuccessStatusCode, answerText + "\n" + api.Output);
+        Assert.True(posted.IsSuccessStatusCode, answerText + "\n" + Diagnostics());
         var answer = JsonNode.Parse(answerText)!;
         var containerToken = answer["containerToken"]!.GetValue<string>();
         var targetImage = answer["targetImage"]!.GetValue<string>();
@@ -81,79 +83,126 @@ public sealed class PullTelemetryTests(RegistryFixture registryFixture, RedisFix
         var tag = path[(path.LastIndexOf(':') + 1)..];
 
         // The pull: its manifest, then one of the upstream layers it lists.
-        var (pullTrace, pullParent) = NewTraceParent();
+        var manifestParent = NewSpanId();
         using var get = new HttpRequestMessage(HttpMethod.Get, $"http://127.0.0.1:{proxyPort}/v2/{repository}/manifests/{tag}");
-        get.Headers.Add("traceparent", $"00-{pullTrace}-{pullParent}-01");
+        get.Headers.Add("traceparent", $"00-{trace}-{manifestParent}-01");
         get.Headers.Accept.ParseAdd("application/vnd.docker.distribution.manifest.v2+json");
         get.Headers.Accept.ParseAdd("application/vnd.oci.image.manifest.v1+json");
         using var manifestResponse = await http.SendAsync(get, Token);
         var manifestText = await manifestResponse.Content.ReadAsStringAsync(Token);
-        Assert.True(manifestResponse.IsSuccessStatusCode, manifestText + "\n" + proxy.Output);
+        Assert.True(manifestResponse.IsSuccessStatusCode, manifestText + "\n" + Diagnostics());
         var upstreamLayer = JsonNode.Parse(manifestText)!["layers"]!.AsArray()[0]!["digest"]!.GetValue<string>();
 
-        var (blobTrace, blobParent) = NewTraceParent();
+        var blobParent = NewSpanId();
         using var blobGet = new HttpRequestMessage(HttpMethod.Get, $"http://127.0.0.1:{proxyPort}/v2/{repository}/blobs/{upstreamLayer}");
-        blobGet.Headers.Add("traceparent", $"00-{blobTrace}-{blobParent}-01");
+        blobGet.Headers.Add("traceparent", $"00-{trace}-{blobParent}-01");
         using var blobResponse = await http.SendAsync(blobGet, Token);
-        Assert.True(blobResponse.IsSuccessStatusCode, $"{blobResponse.StatusCode}\n{proxy.Output}");
+        Assert.True(blobResponse.IsSuccessStatusCode, $"{blobResponse.StatusCode}\n{Diagnostics()}");
         await blobResponse.Content.ReadAsByteArrayAsync(Token);
 
         var registryHost = registries.Basic.Host;
+        // Redis spans are made from the client's command profiles, collected every few seconds: they come last.
+        var spans = await WaitForTraceAsync(dashboard, trace, s =>
+            s.Any(x => x.Service == "api" && x.Name == "upstream GET manifest")
+            && s.Any(x => x.Name == "serve manifest") && s.Any(x => x.Name == "serve blob")
+            && s.Any(x => x.Service == "api" && IsRedis(x)) && s.Any(x => x.Service == "registry-proxy" && IsRedis(x)), Diagnostics);
+        Assert.All(spans, s => Assert.Equal(trace, s.TraceId));
+        Assert.Equal(["api", "registry-proxy"], spans.Select(s => s.Service).Distinct().Order(StringComparer.Ordinal));
 
         // Api: server span (child of the client's) → resolve upstream → upstream GET manifest (registry, status) → HttpClient.
-        var apiSpans = await receiver.WaitForTraceAsync(apiTrace, spans => spans.Any(s => s.Name == "upstream GET manifest"), () => api.Output);
-        Assert.All(apiSpans, s => Assert.Equal("api", s.Service));
-        var apiServer = Assert.Single(apiSpans, s => s.Kind == ServerKind && s.ParentSpanId == apiParent);
+        var apiSpans = spans.Where(s => s.Service == "api").ToList();
+        var apiServer = Assert.Single(apiSpans, s => s.Kind == DashboardSpan.ServerKind && s.ParentSpanId == postParent);
         var resolve = Assert.Single(apiSpans, s => s.Name == "resolve upstream");
         Assert.Equal(apiServer.SpanId, resolve.ParentSpanId);
-        Assert.Equal(registries.Images.BasicPrivate, resolve.Attributes!["wave.source.image"]);
-        var apiUpstream = Assert.Single(apiSpans, s => s.Name == "upstream GET manifest");
-        AssertUpstream(apiUpstream, resolve, registryHost, apiSpans);
+        Assert.Equal(registries.Images.BasicPrivate, resolve.Attribute("wave.source.image"));
+        AssertUpstream(Assert.Single(apiSpans, s => s.Name == "upstream GET manifest"), resolve, registryHost, apiSpans);
+        Assert.Contains(apiSpans, s => IsRedis(s) && Descends(s, apiServer, apiSpans));
 
-        // Proxy, manifest: server span → serve manifest (token, pull id) → augment → upstream GET manifest/blob → HttpClient.
-        var pullSpans = await receiver.WaitForTraceAsync(pullTrace, spans => spans.Any(s => s.Name == "serve manifest"), () => proxy.Output);
-        Assert.All(pullSpans, s => Assert.Equal("registry-proxy", s.Service));
-        var proxyServer = Assert.Single(pullSpans, s => s.Kind == ServerKind && s.ParentSpanId == pullParent);
-        var serve = Assert.Single(pullSpans, s => s.Name == "serve manifest");
-        Assert.Equal(proxyServer.SpanId, serve.ParentSpanId);
-        Assert.Equal(containerToken, serve.Attributes!["wave.token"]);
-        Assert.Equal(pullTrace, serve.Attributes["wave.pull.id"]);
-        var augment = Assert.Single(pullSpans, s => s.Name == "augment");
+        // Proxy, manifest: server span → serve manifest (token, pull id) → augment → upstream GET manifest / blob → HttpClient.
+        var proxySpans = spans.Where(s => s.Service == "registry-proxy").ToList();
+        var manifestServer = Assert.Single(proxySpans, s => s.Kind == DashboardSpan.ServerKind && s.ParentSpanId == manifestParent);
+        var serve = Assert.Single(proxySpans, s => s.Name == "serve manifest");
+        Assert.Equal(manifestServer.SpanId, serve.ParentSpanId);
+        Assert.Equal(containerToken, serve.Attribute("wave.token"));
+        Assert.Equal(trace, serve.Attribute("wave.pull.id"));
+        var augment = Assert.Single(proxySpans, s => s.Name == "augment");
         Assert.Equal(serve.SpanId, augment.ParentSpanId);
-        Assert.Equal(containerToken, augment.Attributes!["wave.token"]);
-        AssertUpstream(Assert.Single(pullSpans, s => s.Name == "upstream GET manifest"), augment, registryHost, pullSpans);
-        AssertUpstream(Assert.Single(pullSpans, s => s.Name == "upstream GET blob"), augment, registryHost, pullSpans); // the config
+        Assert.Equal(containerToken, augment.Attribute("wave.token"));
+        AssertUpstream(Assert.Single(proxySpans, s => s.Name == "upstream GET manifest"), augment, registryHost, proxySpans);
+        Assert.Contains(proxySpans, s => s.Name == "upstream GET blob" && s.ParentSpanId == augment.SpanId); // the config
         // The token's request and computed content live in Redis: its commands are spans of the same trace.
-        Assert.Contains(pullSpans, s => s.Attributes!.GetValueOrDefault("db.system.name") == "redis" && s.Kind == ClientKind);
+        Assert.Contains(proxySpans, s => IsRedis(s) && Descends(s, manifestServer, proxySpans));
 
         // Proxy, layer: server span → serve blob (token) → upstream GET blob, streamed.
-        var blobSpans = await receiver.WaitForTraceAsync(blobTrace, spans => spans.Any(s => s.Name == "serve blob"), () => proxy.Output);
-        var serveBlob = Assert.Single(blobSpans, s => s.Name == "serve blob");
-        Assert.Equal(Assert.Single(blobSpans, s => s.Kind == ServerKind).SpanId, serveBlob.ParentSpanId);
-        Assert.Equal(containerToken, serveBlob.Attributes!["wave.token"]);
-        Assert.Equal(upstreamLayer, serveBlob.Attributes["wave.registry.reference"]);
-        AssertUpstream(Assert.Single(blobSpans, s => s.Name == "upstream GET blob"), serveBlob, registryHost, blobSpans);
+        var blobServer = Assert.Single(proxySpans, s => s.Kind == DashboardSpan.ServerKind && s.ParentSpanId == blobParent);
+        var serveBlob = Assert.Single(proxySpans, s => s.Name == "serve blob");
+        Assert.Equal(blobServer.SpanId, serveBlob.ParentSpanId);
+        Assert.Equal(containerToken, serveBlob.Attribute("wave.token"));
+        Assert.Equal(upstreamLayer, serveBlob.Attribute("wave.registry.reference"));
+        AssertUpstream(Assert.Single(proxySpans, s => s.Name == "upstream GET blob" && s.ParentSpanId == serveBlob.SpanId), serveBlob, registryHost, proxySpans);
 
-        // Metrics: the proxy counts the pull and times the augmentation and upstream operations; the Api its upstream call.
-        await receiver.WaitForMetricAsync("registry-proxy", "wave.pulls", () => proxy.Output);
-        await receiver.WaitForMetricAsync("registry-proxy", "wave.augmentation.duration", () => proxy.Output);
-        await receiver.WaitForMetricAsync("registry-proxy", "wave.upstream.duration", () => proxy.Output);
-        await receiver.WaitForMetricAsync("api", "wave.upstream.duration", () => api.Output);
+        // Meters: Wave's (the proxy counts the pull and times the augmentation and upstream operations; the Api its
+        // upstream call) and the template's instrumentation (ASP.NET Core, HttpClient, runtime).
+        var pull = await metrics.WaitForAsync("registry-proxy", "wave.pulls", m => m.Value >= 1, Diagnostics, Token);
+        Assert.Equal("amd64", pull.Attributes["wave.image.architecture"]);
+        await metrics.WaitForAsync("registry-proxy", "wave.augmentation.duration", m => m.Count >= 1, Diagnostics, Token);
+        await metrics.WaitForAsync("registry-proxy", "wave.upstream.duration",
+            m => m.Count >= 1 && m.Attributes.GetValueOrDefault("server.address") == registryHost, Diagnostics, Token);
+        await metrics.WaitForAsync("api", "wave.upstream.duration",
+            m => m.Count >= 1 && m.Attributes.GetValueOrDefault("server.address") == registryHost, Diagnostics, Token);
+        await metrics.WaitForAsync("api", "http.server.request.duration", m => m.Attributes.GetValueOrDefault("http.route") == "/v1alpha2/container", Diagnostics, Token);
+        await metrics.WaitForAsync("registry-proxy", "http.client.request.duration", null, Diagnostics, Token);
+        Assert.Contains(metrics.Metrics, m => m.Service == "api" && m.Name.StartsWith("dotnet.", StringComparison.Ordinal));
+    }
+
+    private static bool IsRedis(DashboardSpan span) => span.Kind == DashboardSpan.ClientKind
+        && (span.Attribute("db.system") == "redis" || span.Attribute("db.system.name") == "redis");
+
+    /// <summary>Whether <paramref name="span"/> is under <paramref name="ancestor"/>, through any number of parents.</summary>
+    private static bool Descends(DashboardSpan span, DashboardSpan ancestor, IReadOnlyList<DashboardSpan> trace)
+    {
+        var byId = trace.ToDictionary(s => s.SpanId);
+        for (var current = span; current.ParentSpanId is { } parent && byId.TryGetValue(parent, out var next); current = next)
+        {
+            if (next.SpanId == ancestor.SpanId)
+            {
+                return true;
+            }
+        }
+        return false;
     }
 
     /// <summary>An upstream operation span under <paramref name="parent"/>, with its registry and status, over at least one HttpClient span.</summary>
-    private static void AssertUpstream(ReceivedSpan upstream, ReceivedSpan parent, string registryHost, IReadOnlyList<ReceivedSpan> trace)
+    private static void AssertUpstream(DashboardSpan upstream, DashboardSpan parent, string registryHost, IReadOnlyList<DashboardSpan> trace)
     {
         Assert.Equal(parent.SpanId, upstream.ParentSpanId);
-        Assert.Equal(ClientKind, upstream.Kind);
-        Assert.Equal(registryHost, upstream.Attributes!["server.address"]);
-        Assert.Equal("200", upstream.Attributes["http.response.status_code"]);
-        Assert.False(string.IsNullOrEmpty(upstream.Attributes["wave.registry.repository"]));
-        Assert.Contains(trace, s => s.ParentSpanId == upstream.SpanId && s.Kind == ClientKind && s.Name.StartsWith("GET", StringComparison.Ordinal));
+        Assert.Equal(DashboardSpan.ClientKind, upstream.Kind);
+        Assert.Equal(registryHost, upstream.Attribute("server.address"));
+        Assert.Equal("200", upstream.Attribute("http.response.status_code"));
+        Assert.False(string.IsNullOrEmpty(upstream.Attribute("wave.registry.repository")));
+        Assert.Contains(trace, s => s.ParentSpanId == upstream.SpanId && s.Kind == DashboardSpan.ClientKind && s.Name.StartsWith("GET", StringComparison.Ordinal));
     }
 
-    private static (string TraceId, string SpanId) NewTraceParent() =>
-        (ActivityTraceId.CreateRandom().ToHexString(), ActivitySpanId.CreateRandom().ToHexString());
+    private static string NewSpanId() => ActivitySpanId.CreateRandom().ToHexString();
+
+    private static async Task<IReadOnlyList<DashboardSpan>> WaitForTraceAsync(AspireDashboard dashboard, string traceId,
+        Func<IReadOnlyList<DashboardSpan>, bool> complete, Func<string> diagnostics)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(45);
+        while (true)
+        {
+            var spans = await dashboard.TraceAsync(traceId, Token);
+            if (complete(spans))
+            {
+                // Spans of one request may arrive in separate exports: a quiet moment once complete.
+                await Task.Delay(1_000, Token);
+                return await dashboard.TraceAsync(traceId, Token);
+            }
+            Assert.True(DateTime.UtcNow < deadline,
+                $"trace {traceId} did not arrive complete at the dashboard; got [{string.Join(", ", spans.Select(s => $"{s.Service}: {s.Name}"))}]\n{diagnostics()}");
+            await Task.Delay(200, Token);
+        }
+    }
 
     private static TestProcess StartService(string assemblyName, string serviceName, int port, Dictionary<string, string?> environment)
     {
@@ -184,84 +233,5 @@ public sealed class PullTelemetryTests(RegistryFixture registryFixture, RedisFix
             Assert.True(DateTime.UtcNow < deadline, $"/health is {health.StatusCode}: {await health.Content.ReadAsStringAsync(Token)}\n{process.Output}");
             await Task.Delay(200, Token);
         }
-    }
-
-    /// <summary>An OTLP/HTTP protobuf receiver on a loopback port, reading with the AppHost dashboard's own readers.</summary>
-    private sealed class OtlpReceiver : IAsyncDisposable
-    {
-        private readonly WebApplication _app;
-        private readonly ConcurrentQueue<ReceivedSpan> _spans = new();
-        private readonly ConcurrentQueue<ReceivedMetric> _metrics = new();
-
-        private OtlpReceiver(WebApplication app) => _app = app;
-
-        public Uri Address { get; private set; } = null!;
-
-        public static async Task<OtlpReceiver> StartAsync()
-        {
-            var app = TestApps.Builder().Build();
-            var receiver = new OtlpReceiver(app);
-            app.MapPost("/v1/traces", async (HttpRequest request) =>
-            {
-                foreach (var span in OtlpTraceReader.Read(await ReadAsync(request)))
-                {
-                    receiver._spans.Enqueue(span);
-                }
-                return Results.Bytes([], "application/x-protobuf");
-            });
-            app.MapPost("/v1/metrics", async (HttpRequest request) =>
-            {
-                foreach (var metric in OtlpMetricReader.Read(await ReadAsync(request)))
-                {
-                    receiver._metrics.Enqueue(metric);
-                }
-                return Results.Bytes([], "application/x-protobuf");
-            });
-            app.MapPost("/v1/logs", () => Results.Bytes([], "application/x-protobuf"));
-            receiver.Address = await app.StartOnLoopbackAsync();
-            return receiver;
-        }
-
-        private static async Task<byte[]> ReadAsync(HttpRequest request)
-        {
-            using var body = new MemoryStream();
-            await request.Body.CopyToAsync(body, request.HttpContext.RequestAborted);
-            return body.ToArray();
-        }
-
-        /// <summary>The spans of one trace once <paramref name="complete"/> holds for them, each span once.</summary>
-        public async Task<IReadOnlyList<ReceivedSpan>> WaitForTraceAsync(string traceId, Func<IReadOnlyList<ReceivedSpan>, bool> complete, Func<string> diagnostics)
-        {
-            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
-            while (true)
-            {
-                // Spans of one request may arrive in separate exports: wait for a quiet moment once complete.
-                var spans = Trace(traceId);
-                if (complete(spans))
-                {
-                    await Task.Delay(1_000, Token);
-                    return Trace(traceId);
-                }
-                Assert.True(DateTime.UtcNow < deadline,
-                    $"trace {traceId} did not arrive complete; got [{string.Join(", ", spans.Select(s => s.Name))}]\n{diagnostics()}");
-                await Task.Delay(100, Token);
-            }
-        }
-
-        private List<ReceivedSpan> Trace(string traceId) =>
-            [.. _spans.Where(s => s.TraceId == traceId).DistinctBy(s => s.SpanId)];
-
-        public async Task WaitForMetricAsync(string service, string name, Func<string> diagnostics)
-        {
-            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
-            while (!_metrics.Any(m => m.Service == service && m.Name == name))
-            {
-                Assert.True(DateTime.UtcNow < deadline,
-                    $"metric {name} of {service} did not arrive; got [{string.Join(", ", _metrics.Where(m => m.Service == service).Select(m => m.Name).Distinct())}]\n{diagnostics()}");
-                await Task.Delay(100, Token);
-            }
-        }
-
-        public async ValueTask DisposeAsync() => await _app.DisposeAsync();
     }
 }

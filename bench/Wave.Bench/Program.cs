@@ -419,6 +419,13 @@ if (options.Runs("services"))
     await new ServicesMemoryBench(registry, options, report, RequestBody("bench/small:v1"), RequestBody("bench/app:v1"), appLayers[0].GzipDigest).RunAsync();
 }
 
+// --- Distributed mode's hot paths (Redis-backed), this build against another (--before DIR) ---------------------------
+if (options.Runs("distributed"))
+{
+    Console.WriteLine("Distributed mode: manifest GET (Redis-backed) and POST…");
+    await new DistributedBench(registry, options, report, RequestBody("bench/small:v1"), work).RunAsync();
+}
+
 var markdown = report.ToMarkdown(options);
 Console.WriteLine();
 Console.WriteLine(markdown);

@@ -14,11 +14,12 @@ public sealed class RedisServer : IAsyncDisposable
     private readonly string _dataDirectory;
     private TestProcess? _process;
 
-    private RedisServer(string binary, int port, string? password)
+    private RedisServer(string binary, int port, string? password, RedisAclUser? user)
     {
         _binary = binary;
         Port = port;
         Password = password;
+        User = user;
         _dataDirectory = Directory.CreateTempSubdirectory("wave-redis-").FullName;
     }
 
@@ -26,16 +27,20 @@ public sealed class RedisServer : IAsyncDisposable
 
     public string? Password { get; }
 
-    /// <summary>StackExchange.Redis syntax, as Aspire hands it to a service.</summary>
-    public string ConnectionString => Password is null ? $"127.0.0.1:{Port}" : $"127.0.0.1:{Port},password={Password}";
+    /// <summary>An ACL user the server was started with; the default user is then disabled.</summary>
+    public RedisAclUser? User { get; }
+
+    /// <summary>StackExchange.Redis syntax, as Aspire hands it to a service: the ACL user's login when there is one.</summary>
+    public string ConnectionString => User is { } user ? $"127.0.0.1:{Port},user={user.Name},password={user.Password}"
+        : Password is null ? $"127.0.0.1:{Port}" : $"127.0.0.1:{Port},password={Password}";
 
     /// <summary>The server's process id, to freeze it with SIGSTOP.</summary>
     public int ProcessId => _process?.Id ?? throw new InvalidOperationException("the server is not running");
 
-    public static async Task<RedisServer> StartAsync(string? password = null)
+    public static async Task<RedisServer> StartAsync(string? password = null, RedisAclUser? user = null)
     {
         var binary = Requirements.Binary("redis-server", "redis-server");
-        var server = new RedisServer(binary, FreePort.Next(), password);
+        var server = new RedisServer(binary, FreePort.Next(), password, user);
         await server.StartAgainAsync();
         return server;
     }
@@ -55,6 +60,12 @@ public sealed class RedisServer : IAsyncDisposable
         if (Password is not null)
         {
             arguments.AddRange(["--requirepass", Password]);
+        }
+        if (User is { } user)
+        {
+            // "user NAME RULES..." as a configuration directive; the default user cannot log in at all.
+            arguments.AddRange(["--user", user.Name, "on", ">" + user.Password, .. user.Rules]);
+            arguments.AddRange(["--user", "default", "off"]);
         }
         var process = TestProcess.Start(_binary, arguments);
         _process = process;
@@ -90,3 +101,6 @@ public sealed class RedisServer : IAsyncDisposable
         }
     }
 }
+
+/// <summary>A Redis ACL user: its name, password and rules (key patterns <c>~wave:*</c>, channels <c>&amp;wave:*</c>, commands <c>+@all</c>).</summary>
+public sealed record RedisAclUser(string Name, string Password, IReadOnlyList<string> Rules);
