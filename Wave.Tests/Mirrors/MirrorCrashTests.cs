@@ -26,9 +26,8 @@ public sealed class MirrorCrashTests(RegistryFixture registryFixture, PostgresFi
         TowerEndpoint = endpoints.Platform.Endpoint,
     };
 
-    /// <summary>Blob uploads the target completed (closing PUTs of uploads).</summary>
-    private static int UploadsDone(MirrorEndpoints endpoints) =>
-        endpoints.Target.Requests.Count(r => r.Method == "PUT" && r.Path.Contains("/blobs/uploads/", StringComparison.Ordinal));
+    /// <summary>Blob uploads the target registry completed (201 to the closing PUT).</summary>
+    private static int UploadsDone(MirrorEndpoints endpoints) => endpoints.Target.UploadsCompleted.Count;
 
     private static async Task WaitForAsync(Func<bool> condition, string what, Func<string>? details = null)
     {
@@ -74,7 +73,7 @@ public sealed class MirrorCrashTests(RegistryFixture registryFixture, PostgresFi
             // One blob at a time, slowly: the stop comes after the first upload and before the last.
             ["Wave:Mirror:ParallelBlobs"] = "1",
         });
-        endpoints.Source.BlobDelay = TimeSpan.FromSeconds(1);
+        endpoints.Source.BlobDelay = TimeSpan.FromSeconds(1.5);
 
         string mirrorId, targetImage;
         await using (var before = await WaveTestHost.StartAsync(WaveRole.Embedded, settings))

@@ -47,8 +47,8 @@ public sealed class MirrorTests(RegistryFixture registryFixture, MirrorFixture m
         var today = DateTime.UtcNow.ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture);
         var mirrorsBefore = await MirrorMetricAsync(env, $"/v1alpha2/metrics/mirrors?date={today}&org=example.org");
         var amd64Before = await MirrorMetricAsync(env, $"/v1alpha3/metrics/mirrors?date={today}&org=example.org&arch=amd64");
-        // Slow downloads, so that the second request certainly arrives while the copy runs.
-        env.Source.BlobDelay = TimeSpan.FromSeconds(1.5);
+        // Downloads held until both requests were answered and the status read: the copy certainly still runs meanwhile.
+        using var held = env.Source.HoldBlobs();
         var request = new NfWaveRequest
         {
             ContainerImage = env.ViaSource(env.Registries.Images.MultiArch),
@@ -61,16 +61,8 @@ public sealed class MirrorTests(RegistryFixture registryFixture, MirrorFixture m
         var nf = new NfWaveClient(env.Wave.Client, PlatformStub.AccessToken);
         var answers = new List<string>();
 
-        NfWaveClient.Handle first, second;
-        try
-        {
-            first = await nf.SendRequestAsync(request);
-            second = await nf.SendRequestAsync(request);
-        }
-        finally
-        {
-            env.Source.BlobDelay = TimeSpan.Zero;
-        }
+        var first = await nf.SendRequestAsync(request);
+        var second = await nf.SendRequestAsync(request);
 
         var target = $"{env.Target.Host}/{prefix}/base/busybox:multi";
         var mirrorId = first.Response.BuildId!;
@@ -96,6 +88,7 @@ public sealed class MirrorTests(RegistryFixture registryFixture, MirrorFixture m
         Assert.Equal(mirrorId, pending.Body["mirrorId"]!.GetValue<string>());
         Assert.Null(pending.Body["buildId"]);
         Assert.False(await nf.IsContainerReadyAsync(second), "the client must wait while the copy runs");
+        held.Dispose();
 
         await nf.AwaitReadyAsync(second, MaxAwait);
         Assert.True(await nf.IsContainerReadyAsync(first));

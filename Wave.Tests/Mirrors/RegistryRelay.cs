@@ -34,12 +34,32 @@ public sealed class RegistryRelay : IAsyncDisposable
     /// <summary>How long each blob GET waits before it is passed on (zero: not at all).</summary>
     public TimeSpan BlobDelay { get; set; }
 
+    private volatile TaskCompletionSource? _blobGate;
+
+    /// <summary>Blob GETs wait from now on until the returned handle is disposed: a copy that is certainly still running.</summary>
+    public IDisposable HoldBlobs()
+    {
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _blobGate = gate;
+        return new Release(() =>
+        {
+            _blobGate = null;
+            gate.TrySetResult();
+        });
+    }
+
+    private sealed class Release(Action release) : IDisposable
+    {
+        public void Dispose() => release();
+    }
+
+    /// <summary>Blob uploads the registry completed (201 to the closing PUT), by digest.</summary>
+    public IReadOnlyList<string> UploadsCompleted => [.. _completedUploads];
+
+    private readonly ConcurrentQueue<string> _completedUploads = new();
+
     /// <summary>Every request relayed, in order: method and path (no query).</summary>
     public IReadOnlyList<(string Method, string Path)> Requests => [.. _requests];
-
-    /// <summary>Blob uploads opened (POST …/blobs/uploads/) per repository path prefix.</summary>
-    public int UploadsStarted(string repository) =>
-        Requests.Count(r => r.Method == "POST" && r.Path == $"/v2/{repository}/blobs/uploads/");
 
     /// <summary>Closing PUTs of uploads whose digest is <paramref name="digest"/> (the blob was sent).</summary>
     public int UploadsOf(string digest) => _uploadedDigests.Count(d => d == digest);
@@ -63,10 +83,19 @@ public sealed class RegistryRelay : IAsyncDisposable
             {
                 relay!._uploadedDigests.Enqueue(digest);
             }
-            if (request.Method == "GET" && request.Path.Value?.Contains("/blobs/sha256:", StringComparison.Ordinal) == true && relay!.BlobDelay > TimeSpan.Zero)
+            if (request.Method == "GET" && request.Path.Value?.Contains("/blobs/sha256:", StringComparison.Ordinal) == true)
             {
-                await Task.Delay(relay.BlobDelay, context.RequestAborted);
+                if (relay!._blobGate is { } gate)
+                {
+                    await gate.Task.WaitAsync(context.RequestAborted);
+                }
+                if (relay.BlobDelay > TimeSpan.Zero)
+                {
+                    await Task.Delay(relay.BlobDelay, context.RequestAborted);
+                }
             }
+            var uploadDigest = request.Method == "PUT" && request.Path.Value?.Contains("/blobs/uploads/", StringComparison.Ordinal) == true
+                ? request.Query["digest"].ToString() : "";
             using var forward = new HttpRequestMessage(new HttpMethod(request.Method), $"http://{registry.Host}{request.Path}{request.QueryString}");
             if (request.ContentLength > 0 || request.Headers.TransferEncoding.Count > 0 || request.Method is "PUT" or "PATCH" or "POST")
             {
@@ -86,6 +115,10 @@ public sealed class RegistryRelay : IAsyncDisposable
             forward.Headers.Host = relay!.Host;
             using var answer = await http.SendAsync(forward, HttpCompletionOption.ResponseHeadersRead, context.RequestAborted);
             context.Response.StatusCode = (int)answer.StatusCode;
+            if (answer.StatusCode == System.Net.HttpStatusCode.Created && uploadDigest.Length > 0)
+            {
+                relay._completedUploads.Enqueue(uploadDigest);
+            }
             foreach (var (name, values) in answer.Headers.Concat(answer.Content.Headers))
             {
                 if (!HopByHop.Contains(name))
