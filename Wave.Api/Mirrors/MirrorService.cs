@@ -35,6 +35,7 @@ public sealed class MirrorService(
     UsageMetrics metrics,
     IOptions<ContainerRequestOptions> requestOptions,
     IOptions<MirrorOptions> mirrorOptions,
+    IOptions<Core.Builds.BuildOptions> buildOptions,
     TimeProvider time,
     ILogger<MirrorService> logger)
 {
@@ -48,8 +49,17 @@ public sealed class MirrorService(
         await CheckRegistryAsync(source.Registry, "containerImage", cancellationToken);
         await CheckRegistryAsync(target.Registry, "buildRepository", cancellationToken);
         // The user's own logins from Seqera Platform win over Wave's configured ones, for either registry.
-        var sourceLogin = request.PlatformAccess is { } access ? await platformCredentials.FindAsync(access, source.Registry, cancellationToken) : null;
-        var targetLogin = request.PlatformAccess is { } access2 ? await platformCredentials.FindAsync(access2, target.Registry, cancellationToken) : null;
+        var access = request.PlatformAccess;
+        var sourceLogin = access is null ? null : await platformCredentials.FindAsync(access, source.Registry, cancellationToken);
+        var targetLogin = access is null ? null : await platformCredentials.FindAsync(access, target.Registry, cancellationToken);
+        if (targetLogin is null && buildOptions.Value.PushRegistries is { Count: > 0 } pushRegistries
+            && !pushRegistries.Any(host => RegistryAddress.SameRegistry(host, target.Registry)))
+        {
+            // Without a login of the user's, the copy would push with Wave's own: only where its builds may push too.
+            throw ApiException.BadRequest("buildRepository",
+                $"'{target.Name}' is on registry '{target.Registry}', where this Wave service cannot push with its own login (it can push to: " +
+                $"{string.Join(", ", pushRegistries)}); keep a login for that registry on Seqera Platform");
+        }
         IRegistryCredentialsProvider logins = configuredCredentials;
         if (sourceLogin is not null)
         {

@@ -348,6 +348,31 @@ public sealed class MirrorTests(RegistryFixture registryFixture, MirrorFixture m
         using var page = await env.Wave.Client.GetAsync("/view/mirrors/mr-0123456789abcdef_1", TestContext.Current.CancellationToken);
         Assert.Equal(404, (int)page.StatusCode);
     }
+
+    [Fact]
+    public async Task With_push_registries_configured_a_mirror_pushes_with_wave_s_own_login_only_there()
+    {
+        var env = await SetUpAsync();
+        var settings = MirrorEndpoints.HostSettings(env.Registries, new Dictionary<string, string?> { ["Wave:Build:PushRegistries:0"] = env.Registries.Plain.Host });
+        await using var wave = await WaveTestHost.StartAsync(WaveRole.Api, settings);
+        object Mirror(string buildRepository) => new
+        {
+            containerImage = env.ViaSource(env.Registries.Images.DockerV2),
+            mirror = true,
+            buildRepository,
+            dryRun = true,
+            towerAccessToken = PlatformStub.AccessToken,
+            towerEndpoint = env.Platform.Endpoint,
+        };
+
+        // Wave holds a login for the htpasswd registry, but its builds may not push there: neither may a mirror with it.
+        var refused = await wave.Client.PostContainerAsync(Mirror($"{env.Registries.Basic.Host}/mirrors/x"));
+        Assert.Equal((400, "buildRepository"), (refused.Status, refused.Field));
+        Assert.Contains($"where this Wave service cannot push with its own login (it can push to: {env.Registries.Plain.Host})", refused.Message, StringComparison.Ordinal);
+        // The same registry under the relay's name, for which the user keeps a login on Platform: the user's login pushes.
+        var accepted = await wave.Client.PostContainerAsync(Mirror($"{env.Target.Host}/mirrors/x"));
+        Assert.True(accepted.Status == 200, accepted.Text);
+    }
 }
 
 /// <summary>A <see cref="Faults.ScriptedUpstream"/> as a mirror source.</summary>
