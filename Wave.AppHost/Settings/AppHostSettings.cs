@@ -54,6 +54,6 @@ public sealed record AppHostSettings(WaveTopology Topology, BackingServices Back
 
     private static T Parse<T>(string? value, string key, T fallback) where T : struct, Enum =>
         string.IsNullOrWhiteSpace(value) ? fallback
-        : Enum.TryParse<T>(value, ignoreCase: true, out var parsed) && Enum.IsDefined(parsed) ? parsed
+        : Enum.GetNames<T>().FirstOrDefault(n => n.Equals(value.Trim(), StringComparison.OrdinalIgnoreCase)) is { } name ? Enum.Parse<T>(name)
         : throw new ArgumentException($"{key} '{value}' is not one of: {string.Join(", ", Enum.GetNames<T>().Select(n => n.ToLowerInvariant()))}");
 }
