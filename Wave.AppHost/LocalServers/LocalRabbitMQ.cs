@@ -95,6 +95,8 @@ public static class LocalRabbitMQExtensions
                 env["RABBITMQ_NODE_IP_ADDRESS"] = "127.0.0.1";
                 env["RABBITMQ_NODE_PORT"] = rabbitmq.PrimaryEndpoint.Property(EndpointProperty.TargetPort);
                 env["RABBITMQ_DIST_PORT"] = rabbitmq.DistributionEndpoint.Property(EndpointProperty.TargetPort);
+                // The node's distribution port on loopback too (Erlang listens on every interface otherwise).
+                env["RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS"] = "-kernel inet_dist_use_interface {127,0,0,1}";
                 env["RABBITMQ_MNESIA_BASE"] = Path.Combine(folder, "mnesia");
                 env["RABBITMQ_LOG_BASE"] = Path.Combine(folder, "log");
                 env["RABBITMQ_CONFIG_FILE"] = config;
