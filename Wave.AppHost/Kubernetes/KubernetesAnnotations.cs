@@ -13,7 +13,10 @@ public static class KubernetesNames
     public const string BuilderServiceAccount = "wave-builder";
 }
 
-/// <summary>What the builder's Kubernetes backend does in the build namespace: run Jobs, follow their Pods and logs, hand them registry credentials.</summary>
+/// <summary>
+/// What the builder's Kubernetes backend does in the build namespace: run Jobs, follow their Pods and logs, hand them
+/// registry credentials and build files (a restarted builder replaces the Secret and ConfigMap a dead one left).
+/// </summary>
 public static class BuilderRole
 {
     public static readonly IReadOnlyList<V1PolicyRule> Rules =
@@ -21,7 +24,7 @@ public static class BuilderRole
         new() { ApiGroups = ["batch"], Resources = ["jobs"], Verbs = ["create", "get", "list", "watch", "delete"] },
         new() { ApiGroups = [""], Resources = ["pods"], Verbs = ["get", "list", "watch"] },
         new() { ApiGroups = [""], Resources = ["pods/log"], Verbs = ["get"] },
-        new() { ApiGroups = [""], Resources = ["secrets"], Verbs = ["create", "get", "delete"] },
+        new() { ApiGroups = [""], Resources = ["secrets", "configmaps"], Verbs = ["create", "get", "update", "delete"] },
     ];
 }
 

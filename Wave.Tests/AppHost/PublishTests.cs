@@ -212,7 +212,7 @@ public sealed partial class PublishTests(PublishedOutput published) : IClassFixt
             (builderEnv["Wave__Build__Backend"], builderEnv["Wave__Build__Kubernetes__Connection"], builderEnv["Wave__Build__Kubernetes__Namespace"]));
         var role = objects.OfType<V1Role>().Single();
         Assert.Equal("wave-build", role.Metadata.NamespaceProperty);
-        Assert.Equal(["jobs", "pods", "pods/log", "secrets"], role.Rules.SelectMany(r => r.Resources).Order(StringComparer.Ordinal));
+        Assert.Equal(["configmaps", "jobs", "pods", "pods/log", "secrets"], role.Rules.SelectMany(r => r.Resources).Order(StringComparer.Ordinal));
         var binding = objects.OfType<V1RoleBinding>().Single();
         Assert.Equal("wave-build", binding.Metadata.NamespaceProperty);
         Assert.Equal(("ServiceAccount", "wave-builder", "wave"), (binding.Subjects.Single().Kind, binding.Subjects.Single().Name, binding.Subjects.Single().NamespaceProperty));
