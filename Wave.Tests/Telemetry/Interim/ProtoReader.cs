@@ -1,3 +1,5 @@
+// Interim: the OTLP decoding PullTelemetryTests used from the deleted look-alike dashboard, kept here only until the
+// service-defaults change (which moves that test onto the real Aspire dashboard) is merged; then this folder goes.
 namespace Wave.AppHost.Dashboard;
 
 /// <summary>The protobuf wire format: tags, varints, fixed 64-bit values and length-delimited bytes.</summary>

@@ -1,3 +1,5 @@
+// Interim: the OTLP decoding PullTelemetryTests used from the deleted look-alike dashboard, kept here only until the
+// service-defaults change (which moves that test onto the real Aspire dashboard) is merged; then this folder goes.
 namespace Wave.AppHost.Dashboard;
 
 /// <summary>One metric a service exported, by name and unit.</summary>
