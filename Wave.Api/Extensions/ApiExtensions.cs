@@ -38,6 +38,7 @@ public static class ApiExtensions
         builder.Services.AddSingleton<ContainerRecorder>();
         builder.Services.TryAddSingleton<IContainerBuildStatus, BuildStoreContainerBuildStatus>();
         builder.Services.Configure<AdminOptions>(builder.Configuration.GetSection("Wave:Admin"));
+        builder.AddWaveScans();
         return builder;
     }
 
@@ -51,6 +52,7 @@ public static class ApiExtensions
         app.MapBuildsApi();
         app.MapContainerRecordApi();
         app.MapViewPages();
+        app.MapScansApi();
         return app;
     }
 }
