@@ -12,7 +12,7 @@ public sealed record SbomSubject(string ImageName, string Registry, string Repos
 /// Writes an image's packages as an SPDX 2.3 JSON document: the image as the described package (purpose CONTAINER,
 /// an <c>oci</c> purl), its distribution (OPERATING-SYSTEM) and one package per installed package with its purl as a
 /// PACKAGE-MANAGER external reference and the file it was found in as <c>sourceInfo</c>; the image CONTAINS each of
-/// them. Licenses are NOASSERTION: package managers record free text, not SPDX expressions. Output is deterministic
+/// them (purpose LIBRARY). Licenses are NOASSERTION: package managers record free text, not SPDX expressions. Output is deterministic
 /// for the same input (SPDX ids are hashes of purl and location), so it can be compared byte for byte.
 /// </summary>
 public static class SpdxDocument
@@ -60,7 +60,7 @@ public static class SpdxDocument
                 {
                     continue;
                 }
-                WritePackage(json, id, package.Name, package.Version, purl, package.Kind == PackageKind.Python ? "LIBRARY" : "APPLICATION",
+                WritePackage(json, id, package.Name, package.Version, purl, "LIBRARY",
                     $"{Describe(package.Kind)} found in {package.Location}");
                 related.Add(id);
             }
