@@ -1,6 +1,5 @@
 using System.Text.Json.Serialization;
 
-using Wave.Api.Records;
 using Wave.Api.Views;
 using Wave.Core.Scans;
 
@@ -49,7 +48,7 @@ public static class ScansApi
         [property: JsonPropertyName("containerImage")] string ContainerImage,
         [property: JsonPropertyName("platform")] string Platform,
         [property: JsonPropertyName("startTime")] DateTime StartTime,
-        [property: JsonPropertyName("duration")] string? Duration,
+        [property: JsonPropertyName("duration"), JsonConverter(typeof(JsonSeconds))] TimeSpan? Duration,
         [property: JsonPropertyName("status")] string Status,
         [property: JsonPropertyName("vulnerabilities")] IReadOnlyList<ScanVulnerability> Vulnerabilities,
         [property: JsonPropertyName("exitCode")] int? ExitCode,
@@ -58,7 +57,7 @@ public static class ScansApi
         [property: JsonPropertyName("packageCount")] int? PackageCount)
     {
         public static ScanRecordResponse Of(ScanRecord scan) => new(scan.Id, scan.BuildId, scan.MirrorId, scan.RequestId, scan.ContainerImage,
-            scan.Platform, scan.StartTime.UtcDateTime, scan.Duration is { } d ? ContainerStatusResponse.FormatDuration(d) : null, scan.Status,
+            scan.Platform, scan.StartTime.UtcDateTime, scan.Duration, scan.Status,
             scan.Vulnerabilities, scan.ExitCode, scan.Logs, scan.Summary, scan.PackageCount);
     }
 

@@ -7,7 +7,7 @@ using Wave.Core.Scans;
 namespace Wave.Core.Persistence;
 
 /// <summary>
-/// <see cref="IScanStore"/> over plain ADO.NET, for Postgres and SQLite alike (table <c>scans</c>, migration 0005).
+/// <see cref="IScanStore"/> over plain ADO.NET, for Postgres and SQLite alike (table <c>scans</c>, migration 0006).
 /// Like the container records, the schema belongs to the build store's migrations: this store waits for the build
 /// store's once-per-instance migration before its first statement.
 /// </summary>

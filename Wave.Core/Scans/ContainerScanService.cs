@@ -106,6 +106,15 @@ public sealed class ContainerScanService(IScanStore store, IOptions<ScanOptions>
         _jobs.Writer.TryWrite(job);
     }
 
+    /// <summary>Queues again a held scan that is waiting (for its build).</summary>
+    public void Requeue(ScanJob job)
+    {
+        if (_held.ContainsKey(job.Scan.Id))
+        {
+            _jobs.Writer.TryWrite(job);
+        }
+    }
+
     /// <summary>The scan is done here, or its lease was lost.</summary>
     public void Release(string scanId) => _held.TryRemove(scanId, out _);
 }

@@ -27,6 +27,9 @@ public sealed class ScanOptions
     /// <summary>How often a process looks for pending scans nobody runs.</summary>
     public TimeSpan SweepInterval { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>How often a scan of a build's image looks whether the build has completed.</summary>
+    public TimeSpan BuildPollInterval { get; set; } = TimeSpan.FromSeconds(2);
+
     public bool Enabled => !string.IsNullOrWhiteSpace(VulnerabilityDatabase);
 
     /// <summary>The 501 message of a request that asks for a scan this deployment cannot make.</summary>

@@ -5,6 +5,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
+using Wave.Core.Persistence;
 using Wave.Core.Scans;
 
 namespace Wave.ServiceDefaults.Scans;
@@ -13,10 +14,11 @@ namespace Wave.ServiceDefaults.Scans;
 /// Runs the scans of this process: <see cref="ScanOptions.Concurrency"/> at once from <see cref="ContainerScanService.Jobs"/>;
 /// renews the lease of every scan it holds (queued or running) every third of <see cref="ScanOptions.LeaseTimeout"/>
 /// and stops a scan whose lease another process took; and every <see cref="ScanOptions.SweepInterval"/> takes over
-/// pending scans whose runner stopped renewing (a process that died, or this one before a restart). An outcome is
+/// pending scans whose runner stopped renewing (a process that died, or this one before a restart). A scan of a
+/// build's image waits, without taking a slot, until the build completed (<see cref="ScanOptions.BuildPollInterval"/>). An outcome is
 /// recorded once, by the lease holder, with retries while the store is unavailable.
 /// </summary>
-public sealed class ScanWorker(ContainerScanService scans, ScanRunner runner, IScanStore store, VulnerabilityDatabaseSource databases,
+public sealed class ScanWorker(ContainerScanService scans, ScanRunner runner, IScanStore store, IBuildStore builds, VulnerabilityDatabaseSource databases,
     IOptions<ScanOptions> options, TimeProvider time, ILogger<ScanWorker> logger) : BackgroundService
 {
     private readonly ConcurrentDictionary<string, CancellationTokenSource> _running = new(StringComparer.Ordinal);
@@ -63,13 +65,22 @@ public sealed class ScanWorker(ContainerScanService scans, ScanRunner runner, IS
         {
             using var lease = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
             _running[job.Scan.Id] = lease;
+            var keep = false;
             try
             {
-                var outcome = await runner.RunAsync(job.Scan, job.Credentials, lease.Token);
+                var (ready, scan, early) = await PrepareAsync(job, stoppingToken);
+                if (!ready)
+                {
+                    // The build is still running: look again later, without holding a scan slot.
+                    keep = true;
+                    _ = RequeueLaterAsync(job, stoppingToken);
+                    continue;
+                }
+                var outcome = early ?? await runner.RunAsync(scan, job.Credentials, lease.Token);
                 // From when the scan was asked for, as the record's start time is (a taken-over scan counts its wait).
                 var duration = TimeSpan.FromTicks(Math.Max(0, (time.GetUtcNow() - job.Scan.StartTime).Ticks));
                 var recorded = await RetryAsync(ct => store.CompleteAsync(job.Scan.Id, scans.InstanceId, outcome, duration, ct), stoppingToken);
-                logger.LogInformation("Scan {ScanId} of {Image}: {Status}{Note}", job.Scan.Id, job.Scan.ContainerImage, outcome.Status,
+                logger.LogInformation("Scan {ScanId} of {Image}: {Status}{Note}", job.Scan.Id, scan.ContainerImage, outcome.Status,
                     recorded ? "" : " (not recorded: another process holds the scan now)");
             }
             catch (OperationCanceledException) when (lease.IsCancellationRequested && !stoppingToken.IsCancellationRequested)
@@ -88,8 +99,50 @@ public sealed class ScanWorker(ContainerScanService scans, ScanRunner runner, IS
             finally
             {
                 _running.TryRemove(job.Scan.Id, out _);
-                scans.Release(job.Scan.Id);
+                if (!keep)
+                {
+                    scans.Release(job.Scan.Id);
+                }
             }
+        }
+    }
+
+    /// <summary>
+    /// A scan of a build's image runs once the build succeeded, on the digest it pushed; when the build failed there
+    /// is nothing to scan and the scan fails saying so.
+    /// </summary>
+    private async Task<(bool Ready, ScanRecord Scan, ScanOutcome? Outcome)> PrepareAsync(ScanJob job, CancellationToken stoppingToken)
+    {
+        if (job.Scan.BuildId is not { } buildId)
+        {
+            return (true, job.Scan, null);
+        }
+        var build = await RetryAsync(ct => builds.FindAsync(buildId, ct), stoppingToken);
+        if (build is null)
+        {
+            return (true, job.Scan, ScanOutcome.Failure($"[wave] build {buildId} is unknown: there is no image to scan\n"));
+        }
+        if (build.Status != BuildStatus.Completed)
+        {
+            return (false, job.Scan, null);
+        }
+        if (build.Succeeded != true)
+        {
+            return (true, job.Scan, ScanOutcome.Failure($"[wave] build {buildId} did not succeed ({build.FailureReason ?? "failed"}): there is no image to scan\n"));
+        }
+        var image = Wave.Core.Names.ImageReference.Parse(job.Scan.ContainerImage);
+        return (true, build.ImageDigest is { } digest ? job.Scan with { ContainerImage = (image with { Digest = digest }).ToString() } : job.Scan, null);
+    }
+
+    private async Task RequeueLaterAsync(ScanJob job, CancellationToken stoppingToken)
+    {
+        try
+        {
+            await Task.Delay(options.Value.BuildPollInterval, time, stoppingToken);
+            scans.Requeue(job);
+        }
+        catch (OperationCanceledException)
+        {
         }
     }
 
@@ -145,7 +198,7 @@ public sealed class ScanWorker(ContainerScanService scans, ScanRunner runner, IS
         }
     }
 
-    private async Task<bool> RetryAsync(Func<CancellationToken, Task<bool>> action, CancellationToken stoppingToken)
+    private async Task<T> RetryAsync<T>(Func<CancellationToken, Task<T>> action, CancellationToken stoppingToken)
     {
         for (var attempt = 1; ; attempt++)
         {

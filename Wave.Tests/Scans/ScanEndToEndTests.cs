@@ -72,7 +72,7 @@ public sealed class ScanEndToEndTests(RegistryFixture registryFixture, PostgresF
         await using var wave = await WaveTestHost.StartAsync(WaveRole.Embedded, Settings(registries));
         var scans = wave.Services.GetRequiredService<ContainerScanService>();
 
-        var scanId = await scans.StartScanAsync(Subject(debian, origin: new ScanOrigin(BuildId: "bd-0123456789abcdef_1")), ScanMode.Required, Token);
+        var scanId = await scans.StartScanAsync(Subject(debian, origin: new ScanOrigin(RequestId: "3f0c1d2e3f4a5b6c7d8e9f01")), ScanMode.Required, Token);
         var alpineId = await scans.StartScanAsync(Subject(alpine), ScanMode.Async, Token);
         Assert.Matches("^sc-[0-9a-f]{16}_1$", scanId);
         // The same image asked for again shares the scan.
@@ -81,10 +81,10 @@ public sealed class ScanEndToEndTests(RegistryFixture registryFixture, PostgresF
 
         var record = await WaitForScanAsync(wave, scanId!);
         Assert.True(record["status"]!.GetValue<string>() == ScanStatus.Succeeded, record.ToJsonString());
-        Assert.Equal((scanId, debian, "linux/amd64", "bd-0123456789abcdef_1", 0, 9),
+        Assert.Equal((scanId, debian, "linux/amd64", "3f0c1d2e3f4a5b6c7d8e9f01", 0, 9),
             (record["id"]!.GetValue<string>(), record["containerImage"]!.GetValue<string>(), record["platform"]!.GetValue<string>(),
-             record["buildId"]!.GetValue<string>(), record["exitCode"]!.GetValue<int>(), record["packageCount"]!.GetValue<int>()));
-        Assert.Matches(@"^\d+\.\d{9}$", record["duration"]!.GetValue<string>());
+             record["requestId"]!.GetValue<string>(), record["exitCode"]!.GetValue<int>(), record["packageCount"]!.GetValue<int>()));
+        Assert.Matches(@"^\d+\.\d{9}$", record["duration"]!.ToJsonString()); // seconds, as the server writes a duration
         Assert.Equal(Expected(TestOsvDatabase.ExpectedDebianConda), Findings(record));
         Assert.Equal(new Dictionary<string, int> { ["CRITICAL"] = 1, ["HIGH"] = 1, ["MEDIUM"] = 2, ["LOW"] = 1 },
             record["summary"]!.Deserialize<Dictionary<string, int>>());
@@ -131,7 +131,7 @@ public sealed class ScanEndToEndTests(RegistryFixture registryFixture, PostgresF
         Assert.Contains("SUCCEEDED: 5 vulnerabilities found", html);
         Assert.Contains("<td>libssl3</td><td>3.0.11-1~deb12u2</td><td>3.0.13-1~deb12u1</td>", html);
         Assert.Contains("<a href=\"https://security-tracker.debian.org/tracker/CVE-2023-5678\" rel=\"noreferrer\">DEBIAN-CVE-2023-5678</a>", html);
-        Assert.Contains($"<a href=\"/view/builds/bd-0123456789abcdef_1\">", html);
+        Assert.Contains("<a href=\"/view/containers/3f0c1d2e3f4a5b6c7d8e9f01\">", html);
         Assert.Contains($"<a href=\"/v1alpha1/scans/{scanId}/spdx\">SPDX JSON</a>", html);
     }
 
