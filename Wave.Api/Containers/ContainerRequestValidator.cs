@@ -25,6 +25,12 @@ public sealed record ValidatedContainerRequest(ImageReference Image, ContainerPl
 
     /// <summary>The image the request named (<c>containerImage</c>), when it named one; for a freeze, the image frozen.</summary>
     public string? SourceImage { get; init; }
+
+    /// <summary><c>scanMode</c> as sent; null when the request left it out (a build then gets an <c>async</c> scan, as the server does).</summary>
+    public Core.Scans.ScanMode? ScanMode { get; init; }
+
+    /// <summary><c>scanLevels</c>, normalised (LOW, MEDIUM, HIGH, CRITICAL): what a required scan may find.</summary>
+    public IReadOnlyList<string> ScanLevels { get; init; } = [];
 }
 
 /// <summary>A request the service refuses: HTTP status, the field at fault (if any) and why.</summary>
@@ -55,6 +61,20 @@ public static class ContainerRequestValidator
 
     /// <param name="builds">The build settings; null or disabled: a build request is refused.</param>
     public static ValidatedContainerRequest Validate(SubmitContainerTokenRequest request, ContainerRequestLimits limits, BuildOptions? builds = null)
+    {
+        Core.Scans.ScanMode? scanMode = null;
+        if (request.ScanMode is not null)
+        {
+            scanMode = Core.Scans.ScanModes.TryParse(request.ScanMode, out var mode, out var modeError) ? mode : throw ApiException.BadRequest("scanMode", modeError![("scanMode: ".Length)..]);
+        }
+        if (!Core.Scans.ScanLevel.TryParseList(request.ScanLevels, out var scanLevels, out var levelsError))
+        {
+            throw ApiException.BadRequest("scanLevels", levelsError["scanLevels: ".Length..]);
+        }
+        return ValidateContent(request, limits, builds) with { ScanMode = scanMode, ScanLevels = scanLevels };
+    }
+
+    private static ValidatedContainerRequest ValidateContent(SubmitContainerTokenRequest request, ContainerRequestLimits limits, BuildOptions? builds)
     {
         var buildField = BuildSourceField(request);
         if (request.ContainerImage is not null && request.ContainerFile is not null)

@@ -17,7 +17,7 @@ public sealed record ServiceCapabilities
     /// <summary>Container mirroring (<c>mirror: true</c>). Not implemented yet.</summary>
     public bool Mirror { get; init; }
 
-    /// <summary>Security scans (<c>scanMode</c>, <c>scanLevels</c>). Not implemented yet.</summary>
+    /// <summary>Security scans (<c>scanMode</c>, <c>scanLevels</c>): on when a vulnerability database is configured (<c>Wave:Scan:VulnerabilityDatabase</c>).</summary>
     public bool Scan { get; init; }
 
     /// <summary>One build for several platforms (<c>containerPlatform: linux/amd64,linux/arm64</c>). Not implemented yet.</summary>
@@ -158,11 +158,12 @@ public static class RequestCapabilities
         }
         if (request.ScanMode is { } mode && !mode.Equals("none", StringComparison.OrdinalIgnoreCase))
         {
-            throw NotImplemented("scanMode", $"Security scan service is not enabled - this Wave service does not scan containers yet, so scanMode '{mode}' cannot be honoured (send none or leave it out)");
+            throw NotImplemented("scanMode", $"Security scan service is not enabled - Check Wave configuration setting '{Core.Scans.ScanOptions.DatabaseSetting}' " +
+                $"(a folder or archive of OSV vulnerability advisories): scanMode '{mode}' cannot be honoured without it (send none or leave it out)");
         }
         if (request.ScanLevels is { Count: > 0 })
         {
-            throw NotImplemented("scanLevels", "Security scan service is not enabled - this Wave service does not scan containers yet, so scanLevels cannot be checked (leave them out)");
+            throw NotImplemented("scanLevels", $"Security scan service is not enabled - Check Wave configuration setting '{Core.Scans.ScanOptions.DatabaseSetting}': scanLevels cannot be checked without it (leave them out)");
         }
     }
 

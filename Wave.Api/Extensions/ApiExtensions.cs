@@ -28,7 +28,10 @@ public static class ApiExtensions
         builder.Services.AddSingleton<BuildService>();
         builder.Services.AddSingleton<ContainerInspector>();
         builder.AddWaveNetworkPolicy();
-        builder.Services.AddSingleton(services => ServiceCapabilities.For(services.GetRequiredService<IOptions<BuildOptions>>().Value));
+        builder.Services.AddSingleton(services => ServiceCapabilities.For(services.GetRequiredService<IOptions<BuildOptions>>().Value) with
+        {
+            Scan = services.GetRequiredService<IOptions<Wave.Core.Scans.ScanOptions>>().Value.Enabled,
+        });
         builder.Services.AddMemoryCache();
         builder.Services.Configure<IdentityOptions>(builder.Configuration.GetSection("Wave:Identity"));
         // No cookie container: Platform answers a token refresh with cookies, which must never be shared between users.
@@ -43,6 +46,7 @@ public static class ApiExtensions
         builder.Services.TryAddSingleton<IContainerBuildStatus, BuildStoreContainerBuildStatus>();
         builder.Services.Configure<AdminOptions>(builder.Configuration.GetSection("Wave:Admin"));
         builder.Services.AddOpenApi(LandingPage.OpenApiDocument);
+        builder.AddWaveScans();
         return builder;
     }
 
@@ -57,6 +61,7 @@ public static class ApiExtensions
         app.MapContainerRecordApi();
         app.MapViewPages();
         app.MapLandingPage();
+        app.MapScansApi();
         return app;
     }
 }
