@@ -192,7 +192,7 @@ public sealed class BuildRunner(
                 await sink.DisposeAsync();
             }
 
-            if (outcome.Succeeded && job.ContextFiles.ContainsKey(Core.Builds.Templates.CondaTemplate.EnvironmentFileName))
+            if (outcome.Succeeded && PrintsCondaLock(job))
             {
                 await KeepCondaLockAsync(job.BuildId, cancellationToken);
             }
@@ -397,6 +397,12 @@ public sealed class BuildRunner(
         }
         return credentials;
     }
+
+    /// <summary>Conda environment files, lock files and pixi projects: the templates that print the resolved lock.</summary>
+    private static bool PrintsCondaLock(BuildJob job) =>
+        job.ContextFiles.ContainsKey(Core.Builds.Templates.CondaTemplate.EnvironmentFileName)
+        || job.ContextFiles.ContainsKey(Core.Builds.Templates.CondaTemplate.LockFileName)
+        || job.RemoteFiles.Any(f => f.Path == Core.Builds.Templates.CondaTemplate.LockFileName);
 
     private async Task KeepCondaLockAsync(string buildId, CancellationToken cancellationToken)
     {

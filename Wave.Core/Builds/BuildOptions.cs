@@ -64,6 +64,9 @@ public sealed record BuildOptions
     /// </summary>
     public IReadOnlyList<string> Compressions { get; init; } = ["gzip", "zstd"];
 
+    /// <summary>Whether the backend can recompress existing (base image) layers, as <c>buildCompression.force</c> asks; buildah 1.28 cannot.</summary>
+    public bool CanForceCompression { get; init; }
+
     /// <summary>Installed next to every Conda environment unless <c>condaOpts.basePackages</c> says otherwise (<c>ps</c> for Nextflow).</summary>
     public string CondaBasePackages { get; init; } = "conda-forge::procps-ng";
 

@@ -253,6 +253,10 @@ public static class BuildPlanner
         {
             throw Invalid("buildCompression.level", $"{level} is not a {mode} level (0 to {BuildCompression.MaxLevel(mode)})");
         }
+        if (fields.Force == true && !options.CanForceCompression)
+        {
+            throw Invalid("buildCompression.force", "cannot be honoured by this Wave service's builder: buildah 1.28 compresses the layers it builds and keeps the base image's layers as the registry holds them");
+        }
         return new BuildCompression(mode, fields.Level, fields.Force == true);
     }
 
