@@ -165,7 +165,7 @@ public sealed class RemoteLayerFetcher(IHttpClientFactory clients, NetworkTarget
             {
                 if (buffer.Length + read > file.MaxBytes)
                 {
-                    return (null, $"{where} is larger than {file.MaxBytes} bytes, the most that is fetched");
+                    return (null, $"{where} has more than {file.MaxBytes} bytes; at most {file.MaxBytes} are fetched");
                 }
                 buffer.Write(chunk, 0, read);
             }
