@@ -51,6 +51,33 @@ public sealed class MultiPlatformBuildTests(RegistryFixture registryFixture, Bui
     }
 
     [Fact]
+    public async Task The_conda_lock_of_a_two_platform_build_is_the_first_platforms()
+    {
+        Requirements.Binary("qemu-aarch64-static", "qemu-user-static");
+        var registries = await registryFixture.GetAsync();
+        var wave = await buildFixture.GetAsync(registries);
+        // Stands in for a Conda template (no channel is reachable here): it prints its "lock", the machine it ran on.
+        var dockerfile = $"FROM {registries.Images.MultiArch}\n{BuildApi.Nonce()}COPY conda.yml /conda.yml\n"
+            + "RUN echo '>> CONDA_LOCK_START' && uname -m && echo '<< CONDA_LOCK_END'\n";
+
+        var answer = await wave.Client.PostContainerAsync(new
+        {
+            containerFile = BuildApi.Base64(dockerfile),
+            condaFile = BuildApi.Base64("dependencies:\n- bwa\n"),
+            containerPlatform = "linux/amd64,linux/arm64",
+        });
+
+        Assert.True(answer.Status == 200, answer.Text);
+        var buildId = answer.Body!["buildId"]!.GetValue<string>();
+        var status = await wave.Client.WaitCompletedAsync(buildId, TimeSpan.FromMinutes(8));
+        var log = await wave.Client.LogsAsync(buildId);
+        Assert.True(status["succeeded"]!.GetValue<bool>(), log);
+        Assert.Contains("[linux/arm64] aarch64", log, StringComparison.Ordinal);
+        var condaLock = await wave.Client.GetStringAsync($"/v1alpha1/builds/{buildId}/condalock", TestContext.Current.CancellationToken);
+        Assert.Equal("x86_64\n", condaLock);
+    }
+
+    [Fact]
     public async Task A_singularity_image_of_two_platforms_is_a_400_naming_containerPlatform()
     {
         var registries = await registryFixture.GetAsync();
