@@ -1,6 +1,9 @@
 using System.Globalization;
 using System.Text.Json.Serialization;
 
+using Microsoft.Extensions.Options;
+
+using Wave.Api.Security;
 using Wave.Core.Builds;
 using Wave.Core.Persistence;
 
@@ -36,24 +39,70 @@ public static class BuildsApi
         return app;
     }
 
-    /// <summary><c>GET /v1alpha1/builds/{id}/status</c>; RUNNING is reported as PENDING, as the reference says.</summary>
+    /// <summary>
+    /// <c>GET /v1alpha1/builds/{id}/status</c>, the Wave server's BuildStatusResponse: RUNNING is reported as PENDING, as
+    /// the reference says; <c>duration</c> is a number of seconds, left out (like every null) until the build completed.
+    /// </summary>
     public sealed record BuildStatusResponse(
         [property: JsonPropertyName("id")] string Id,
         [property: JsonPropertyName("status")] string Status,
         [property: JsonPropertyName("startTime")] DateTime StartTime,
-        [property: JsonPropertyName("duration")] double? Duration,
+        [property: JsonPropertyName("duration"), JsonConverter(typeof(JsonSeconds))] TimeSpan? Duration,
         [property: JsonPropertyName("succeeded")] bool? Succeeded);
 
-    private static async Task<IResult> GetBuild(string buildId, IBuildStore store, CancellationToken cancellationToken) =>
-        await WithRecord(buildId, store, cancellationToken, record => TypedResults.Json(record));
+    /// <summary>
+    /// <c>GET /v1alpha1/builds/{id}</c>: the build record under the Wave server's WaveBuildRecord names and types
+    /// (<c>dockerFile</c>, <c>startTime</c>, <c>duration</c> in seconds, <c>exitStatus</c>, <c>format</c> DOCKER or
+    /// SINGULARITY, <c>digest</c>), followed by this service's own fields. Who asked for it (user name, email, address)
+    /// is shown to an admin only (HTTP Basic, <c>Wave:Admin:Accounts</c>). Null fields are left out.
+    /// </summary>
+    public sealed record BuildRecordResponse(
+        [property: JsonPropertyName("buildId")] string BuildId,
+        [property: JsonPropertyName("dockerFile")] string? DockerFile,
+        [property: JsonPropertyName("condaFile")] string? CondaFile,
+        [property: JsonPropertyName("targetImage")] string TargetImage,
+        [property: JsonPropertyName("userName")] string? UserName,
+        [property: JsonPropertyName("userEmail")] string? UserEmail,
+        [property: JsonPropertyName("requestIp")] string? RequestIp,
+        [property: JsonPropertyName("startTime")] DateTime StartTime,
+        [property: JsonPropertyName("duration"), JsonConverter(typeof(JsonSeconds))] TimeSpan? Duration,
+        [property: JsonPropertyName("exitStatus")] int? ExitStatus,
+        [property: JsonPropertyName("platform")] string Platform,
+        [property: JsonPropertyName("scanId")] string? ScanId,
+        [property: JsonPropertyName("format")] string Format,
+        [property: JsonPropertyName("digest")] string? Digest,
+        [property: JsonPropertyName("containerId")] string ContainerId,
+        [property: JsonPropertyName("spackFile")] string? SpackFile,
+        [property: JsonPropertyName("status")] string Status,
+        [property: JsonPropertyName("succeeded")] bool? Succeeded,
+        [property: JsonPropertyName("failureReason")] string? FailureReason,
+        [property: JsonPropertyName("createdAt")] DateTime CreatedAt,
+        [property: JsonPropertyName("startedAt")] DateTime? StartedAt,
+        [property: JsonPropertyName("completedAt")] DateTime? CompletedAt,
+        [property: JsonPropertyName("attempt")] int Attempt)
+    {
+        public const string DockerFormat = "DOCKER";
+        public const string SingularityFormat = "SINGULARITY";
+
+        public static BuildRecordResponse Of(BuildRecord r, bool admin) => new(
+            r.BuildId, r.Dockerfile, r.CondaFile, r.TargetImage, admin ? r.UserName : null, admin ? r.UserEmail : null, admin ? r.RequestIp : null,
+            r.CreatedAt.UtcDateTime, r.Duration, r.ExitCode, r.Platform, null, r.Format == BuildPlanner.SifFormat ? SingularityFormat : DockerFormat,
+            r.ImageDigest, r.ContainerId, r.SpackFile, r.Status.ToWire(), r.Succeeded, r.FailureReason, r.CreatedAt.UtcDateTime, r.StartedAt?.UtcDateTime,
+            r.CompletedAt?.UtcDateTime, r.Attempt);
+    }
+
+    private static async Task<IResult> GetBuild(string buildId, HttpContext context, IBuildStore store, IOptions<AdminOptions> admin, CancellationToken cancellationToken) =>
+        await WithRecord(buildId, store, cancellationToken, record => TypedResults.Json(
+            BuildRecordResponse.Of(record, admin.Value.Accounts.Count > 0 && BasicAccounts.Authenticate(context.Request.Headers.Authorization.ToString(), admin.Value.Accounts) is not null),
+            ContainerRecordApi.OmitNulls));
 
     private static async Task<IResult> GetStatus(string buildId, IBuildStore store, CancellationToken cancellationToken) =>
         await WithRecord(buildId, store, cancellationToken, record => TypedResults.Json(new BuildStatusResponse(
             record.BuildId,
             record.Status == BuildStatus.Completed ? "COMPLETED" : "PENDING",
             (record.StartedAt ?? record.CreatedAt).UtcDateTime,
-            record.Duration?.TotalSeconds,
-            record.Succeeded)));
+            record.Status == BuildStatus.Completed ? record.Duration : null,
+            record.Succeeded), ContainerRecordApi.OmitNulls));
 
     /// <summary>The log as text; <c>?offset=N</c> reads from character N on, and the answer says where to continue.</summary>
     private static async Task<IResult> GetLogs(string buildId, string? offset, HttpContext context, IBuildStore store, CancellationToken cancellationToken)

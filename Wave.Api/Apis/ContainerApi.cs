@@ -21,35 +21,33 @@ public static class ContainerApi
         return app;
     }
 
-    public static async Task<IResult> SubmitV1(HttpContext context, ContainerRequestService service, IdentityResolver identity, IOptions<ContainerRequestOptions> options, IOptions<BuildOptions> builds)
+    public static async Task<IResult> SubmitV1(HttpContext context, ContainerRequestService service, IdentityResolver identity, IOptions<ContainerRequestOptions> options,
+        IOptions<BuildOptions> builds, ServiceCapabilities capabilities)
     {
-        return await Handle(context, identity, options.Value.Limits, builds.Value, async (request, user) =>
-        {
-            var issued = await service.SubmitAsync(request, user, RemoteIp(context), context.RequestAborted);
-            return TypedResults.Ok(new SubmitContainerTokenResponse(issued.Request?.Token, issued.TargetImage, issued.Request?.ExpiresAt.UtcDateTime));
-        });
+        return await Handle(context, identity, options.Value.Limits, builds.Value, capabilities, v2: false, async (request, user) =>
+            TypedResults.Ok(SubmitContainerTokenResponse.Of(await service.SubmitAsync(request, user, RemoteIp(context), context.RequestAborted))));
     }
 
-    public static async Task<IResult> SubmitV2(HttpContext context, ContainerRequestService service, IdentityResolver identity, IOptions<ContainerRequestOptions> options, IOptions<BuildOptions> builds)
+    public static async Task<IResult> SubmitV2(HttpContext context, ContainerRequestService service, IdentityResolver identity, IOptions<ContainerRequestOptions> options,
+        IOptions<BuildOptions> builds, ServiceCapabilities capabilities)
     {
-        return await Handle(context, identity, options.Value.Limits, builds.Value, async (request, user) =>
-        {
-            var issued = await service.SubmitAsync(request, user, RemoteIp(context), context.RequestAborted);
-            return TypedResults.Ok(new SubmitContainerTokenResponseV2(
-                issued.Request?.Token, issued.TargetImage, issued.Request?.ExpiresAt.UtcDateTime, issued.ContainerImage, issued.BuildId, issued.Cached, issued.Freeze));
-        });
+        return await Handle(context, identity, options.Value.Limits, builds.Value, capabilities, v2: true, async (request, user) =>
+            TypedResults.Ok(SubmitContainerTokenResponseV2.Of(await service.SubmitAsync(request, user, RemoteIp(context), context.RequestAborted))));
     }
 
     private static string? RemoteIp(HttpContext context) => context.Connection.RemoteIpAddress?.ToString();
 
-    private static async Task<IResult> Handle(HttpContext context, IdentityResolver identity, ContainerRequestLimits limits, BuildOptions builds, Func<ValidatedContainerRequest, WaveUser?, Task<IResult>> submit)
+    private static async Task<IResult> Handle(HttpContext context, IdentityResolver identity, ContainerRequestLimits limits, BuildOptions builds,
+        ServiceCapabilities capabilities, bool v2, Func<ValidatedContainerRequest, WaveUser?, Task<IResult>> submit)
     {
         try
         {
             var body = await JsonBody.ReadAsync<SubmitContainerTokenRequest>(context, limits.MaxRequestBytes, "container request", "Wave:Limits:MaxRequestBytes");
+            // What the service cannot honour is refused before anything else is looked at, never dropped.
+            RequestCapabilities.Check(body, v2, capabilities);
             var validated = ContainerRequestValidator.Validate(body, limits, builds);
-            var user = await identity.ResolveAsync(context, body.TowerAccessToken, body.TowerEndpoint, context.RequestAborted);
-            return await submit(validated with { PlatformAccess = identity.PlatformAccessFor(body) }, user);
+            var caller = await identity.ResolveAsync(context, body.TowerAccessToken, body.TowerRefreshToken, body.TowerEndpoint, context.RequestAborted, body.TowerWorkspaceId);
+            return await submit(validated with { PlatformAccess = caller.Platform }, caller.User);
         }
         catch (ApiException e)
         {

@@ -1,3 +1,6 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
 using Microsoft.Extensions.Options;
 
 using Wave.Api.Records;
@@ -14,17 +17,34 @@ public static class ContainerRecordApi
     {
         app.MapGet("/container-token/{token}", Describe);
         app.MapDelete("/container-token/{token}", Revoke);
-        app.MapGet("/v1alpha2/container/{token}/status", Status);
+        app.MapGet("/v1alpha2/container/{requestId}", Record);
+        app.MapGet("/v1alpha2/container/{requestId}/status", Status);
         return app;
     }
 
-    public static async Task<IResult> Describe(string token, IContainerRecordStore records, TimeProvider time, CancellationToken cancellationToken)
+    /// <summary>JSON as the Wave server writes these answers: null fields are left out.</summary>
+    public static readonly JsonSerializerOptions OmitNulls = new(JsonSerializerDefaults.Web) { DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull };
+
+    /// <summary>The record of a token; the user shows as an id only, unless an admin asks (HTTP Basic, Wave:Admin:Accounts).</summary>
+    public static async Task<IResult> Describe(string token, HttpContext context, IContainerRecordStore records, IOptions<AdminOptions> admin, TimeProvider time)
     {
-        var record = await records.FindAsync(token, cancellationToken);
+        var record = await records.FindAsync(token, context.RequestAborted);
         return record is null
             ? Unknown(token)
-            : TypedResults.Ok(new DescribeContainerResponse(record.Token, ContainerRecordDescription.Of(record, time.GetUtcNow())));
+            : TypedResults.Ok(DescribeContainerResponse.Of(record, time.GetUtcNow(), IsAdmin(context, admin.Value)));
     }
+
+    /// <summary>The record of any request id (a token, or a freeze request's own id), as the Wave server's WaveContainerRecord.</summary>
+    public static async Task<IResult> Record(string requestId, HttpContext context, IContainerRecordStore records, IOptions<AdminOptions> admin, TimeProvider time)
+    {
+        var record = await records.FindAsync(requestId, context.RequestAborted);
+        return record is null
+            ? Unknown(requestId)
+            : TypedResults.Json(ContainerRequestRecordResponse.Of(record, time.GetUtcNow(), IsAdmin(context, admin.Value)), OmitNulls);
+    }
+
+    private static bool IsAdmin(HttpContext context, AdminOptions admin) =>
+        admin.Accounts.Count > 0 && BasicAccounts.Authenticate(context.Request.Headers.Authorization.ToString(), admin.Accounts) is not null;
 
     /// <summary>
     /// Revokes at once: the token leaves the shared state (every proxy's next lookup misses it), the revocation is
@@ -63,33 +83,46 @@ public static class ContainerRecordApi
         return TypedResults.Ok(new RevokeContainerResponse(token, true, (record?.RevokedAt ?? now).UtcDateTime));
     }
 
-    public static async Task<IResult> Status(string token, HttpContext context, IContainerRecordStore records, IContainerBuildStatus builds, TimeProvider time)
+    /// <summary>
+    /// Where a request stands, for every request id. An augmentation (or a build found done) is DONE at once; a build
+    /// is PENDING while queued, BUILDING while it runs and DONE when it completed, with <c>succeeded</c>, and on failure
+    /// the reason and the build's page. <c>creationTime</c> is when the build (or the request) started.
+    /// </summary>
+    public static async Task<IResult> Status(string requestId, HttpContext context, IContainerRecordStore records, IContainerBuildStatus builds, TimeProvider time)
     {
         var cancellationToken = context.RequestAborted;
-        var record = await records.FindAsync(token, cancellationToken);
+        var record = await records.FindAsync(requestId, cancellationToken);
         if (record is null)
         {
-            return Unknown(token);
+            return Unknown(requestId);
         }
-        var server = $"{context.Request.Scheme}://{context.Request.Host}";
         if (record.BuildId is null)
         {
-            // An augmentation is ready the moment its token is issued: the upstream image was resolved before.
-            return TypedResults.Ok(new ContainerStatusResponse(record.Token, ContainerStatusResponse.Done, null, null, null, null, true, null,
-                $"{server}/view/containers/{record.Token}", record.CreatedAt.UtcDateTime, ContainerStatusResponse.FormatDuration(TimeSpan.Zero)));
+            // Ready the moment it was answered: the upstream image was resolved (or found built) before.
+            return StatusAnswer(new ContainerStatusResponse(record.Token, ContainerStatusResponse.Done, null, null, record.ScanId, null, true, null, null,
+                record.CreatedAt.UtcDateTime, time.GetUtcNow() - record.CreatedAt));
         }
         var build = await builds.FindAsync(record.BuildId, cancellationToken);
-        var details = $"{server}/view/builds/{Uri.EscapeDataString(record.BuildId)}";
         if (build is null)
         {
-            return TypedResults.Ok(new ContainerStatusResponse(record.Token, ContainerStatusResponse.Pending, record.BuildId, null, null, null, null, null,
-                details, record.CreatedAt.UtcDateTime, null));
+            return StatusAnswer(new ContainerStatusResponse(record.Token, ContainerStatusResponse.Pending, record.BuildId, null, record.ScanId, null, null, null, null,
+                record.CreatedAt.UtcDateTime, null));
         }
-        return TypedResults.Ok(new ContainerStatusResponse(record.Token, build.Completed ? ContainerStatusResponse.Done : ContainerStatusResponse.Pending,
-            build.BuildId, null, null, null, build.Succeeded, build.Completed && build.Succeeded == false ? build.Reason : null, details,
-            record.CreatedAt.UtcDateTime, build.Duration is { } d ? ContainerStatusResponse.FormatDuration(d) : null));
+        if (!build.Completed)
+        {
+            return StatusAnswer(new ContainerStatusResponse(record.Token, build.Running ? ContainerStatusResponse.Building : ContainerStatusResponse.Pending,
+                build.BuildId, null, record.ScanId, null, null, null, null, build.StartedAt.UtcDateTime, null));
+        }
+        var failed = build.Succeeded != true;
+        var server = $"{context.Request.Scheme}://{context.Request.Host}";
+        return StatusAnswer(new ContainerStatusResponse(record.Token, ContainerStatusResponse.Done, build.BuildId, null, record.ScanId, null, build.Succeeded == true,
+            failed ? $"{ContainerStatusResponse.BuildFailed}{(build.Reason is { Length: > 0 } reason ? " - " + reason : "")}" : null,
+            failed ? $"{server}/view/builds/{Uri.EscapeDataString(build.BuildId)}" : null,
+            build.StartedAt.UtcDateTime, build.Duration));
     }
 
-    private static IResult Unknown(string token) =>
-        ContainerApi.Error(StatusCodes.Status404NotFound, $"container token '{token}' is unknown: it was never issued by this Wave service");
+    private static IResult StatusAnswer(ContainerStatusResponse status) => TypedResults.Json(status, OmitNulls);
+
+    private static IResult Unknown(string id) =>
+        ContainerApi.Error(StatusCodes.Status404NotFound, $"container request '{id}' is unknown: it was never issued by this Wave service");
 }

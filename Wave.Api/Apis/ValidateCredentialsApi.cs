@@ -29,7 +29,7 @@ public static class ValidateCredentialsApi
                 throw ApiException.BadRequest("password", "is required");
             }
             var host = NormaliseRegistry(request.Registry);
-            if (await policy.CheckHostAsync(ApiHostOf(registry, host), context.RequestAborted) is { } refusal)
+            if (await policy.CheckAsync(ApiBaseOf(registry, host), context.RequestAborted, host) is { } refusal)
             {
                 throw ApiException.BadRequest("registry", $"'{host}' {refusal}");
             }
@@ -71,11 +71,11 @@ public static class ValidateCredentialsApi
     }
 
     /// <summary>The host Wave will connect to for this registry (docker.io is served by registry-1.docker.io).</summary>
-    private static string ApiHostOf(RegistryClient registry, string host)
+    private static Uri ApiBaseOf(RegistryClient registry, string host)
     {
         try
         {
-            return registry.BaseUri(host).Host;
+            return registry.BaseUri(host);
         }
         catch (UriFormatException)
         {

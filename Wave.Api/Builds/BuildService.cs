@@ -11,10 +11,22 @@ namespace Wave.Api.Builds;
 
 /// <summary>
 /// What a build request led to: the build that makes the image (null when the image was found already pushed with
-/// no build of ours on record), the name it is pushed under, whether an identical image already existed or was being
-/// built (<see cref="Cached"/>), and the pushed digest when it is known now.
+/// no build of ours on record), the name it is pushed under, whether the image is there already (<see cref="Cached"/>:
+/// false whenever the client must wait, for a new build and for one already running alike), whether it is ready
+/// (<see cref="Succeeded"/>: true when cached, null while a build runs), and the pushed digest when it is known now.
 /// </summary>
-public sealed record BuildTrack(string? BuildId, string TargetImage, bool Cached, string? Digest);
+public sealed record BuildTrack(string? BuildId, string TargetImage, bool Cached, string? Digest, bool? Succeeded)
+{
+    /// <summary>True when this request recorded and queued the build (false: it joined one, or found the image).</summary>
+    public bool Started { get; init; }
+
+    /// <summary>A build the client waits for: queued now by this request (<paramref name="started"/>) or already running.</summary>
+    public static BuildTrack Pending(string buildId, string targetImage, bool started = false) =>
+        new(buildId, targetImage, Cached: false, Digest: null, Succeeded: null) { Started = started };
+
+    /// <summary>The image is in the registry: nothing to wait for.</summary>
+    public static BuildTrack Ready(string? buildId, string targetImage, string digest) => new(buildId, targetImage, Cached: true, digest, Succeeded: true);
+}
 
 /// <summary>
 /// Starts each build once per content: the latest build of the container id is looked up first (a running one is
@@ -36,11 +48,13 @@ public sealed class BuildService(
         var latest = await store.FindLatestByContainerIdAsync(plan.ContainerId, cancellationToken);
         if (latest is { Status: not BuildStatus.Completed })
         {
-            return new BuildTrack(latest.BuildId, plan.TargetImage, Cached: true, Digest: null);
+            // Joining a build that is still running: the image does not exist yet, so the client must wait for it
+            // (cached: false). Answering cached: true here made clients pull a tag that was not pushed yet.
+            return BuildTrack.Pending(latest.BuildId, plan.TargetImage);
         }
         if (await FindPushedAsync(plan, cancellationToken) is { } digest)
         {
-            return new BuildTrack(latest is { Succeeded: true } ? latest.BuildId : null, plan.TargetImage, Cached: true, digest);
+            return BuildTrack.Ready(latest is { Succeeded: true } ? latest.BuildId : null, plan.TargetImage, digest);
         }
 
         var decision = await limits.AcquireAsync(RateLimitedAction.Build, user, requestIp, cancellationToken);
@@ -55,8 +69,8 @@ public sealed class BuildService(
         var record = BuildRecord.Pending(job, attempt, condaFile, spackFile, user?.UserName, user?.Email, requestIp);
         if (!await store.CreateAsync(record, cancellationToken))
         {
-            // Another request (here or in another Api instance) recorded this attempt first: join its build.
-            return new BuildTrack(job.BuildId, plan.TargetImage, Cached: true, Digest: null);
+            // Another request (here or in another Api instance) recorded this attempt first: join its build, and wait.
+            return BuildTrack.Pending(job.BuildId, plan.TargetImage);
         }
         await store.SaveJobAsync(job, cancellationToken);
         try
@@ -72,8 +86,22 @@ public sealed class BuildService(
         }
         logger.LogInformation("Build {BuildId} of {TargetImage} ({Platform}) queued for {User}", job.BuildId, plan.TargetImage, job.Platform, user?.UserName ?? "anonymous");
         await metrics.RecordAsync(UsageMetric.Builds, WaveUser.OrganizationOf(user), plan.Platform.Architecture, cancellationToken);
-        return new BuildTrack(job.BuildId, plan.TargetImage, Cached: false, Digest: null);
+        return BuildTrack.Pending(job.BuildId, plan.TargetImage, started: true);
     }
+
+    /// <summary>
+    /// A dry run: what <see cref="SubmitAsync"/> would answer, with nothing built, queued, recorded or counted. The
+    /// build id is attempt 0 (<c>bd-&lt;containerId&gt;_0</c>), as the Wave server answers a dry run; cached says
+    /// whether the image is in the registry already.
+    /// </summary>
+    public async Task<BuildTrack> PreviewAsync(BuildPlan plan, CancellationToken cancellationToken)
+    {
+        var digest = await FindPushedAsync(plan, cancellationToken);
+        return new BuildTrack(DryRunBuildId(plan.ContainerId), plan.TargetImage, Cached: digest is not null, digest, Succeeded: true);
+    }
+
+    /// <summary>The build id a dry run answers: attempt 0, which no real build has.</summary>
+    public static string DryRunBuildId(string containerId) => $"{BuildId.Prefix}{containerId}_0";
 
     /// <summary>
     /// The digest of the target tag when it is already in the registry, else null. The plan's target is the plain name

@@ -16,14 +16,36 @@ using Wave.Core.Telemetry;
 namespace Wave.Api.Containers;
 
 /// <summary>
-/// The answer to a container request: the token (none for a freeze), the name to pull, the image it serves, and the
-/// build behind it if any.
+/// The answer to a container request, in the Wave API's terms. <see cref="RequestId"/> names the request for the
+/// status API: the token of an ephemeral request, an id of its own for a durable one (freeze), which has no token.
+/// <see cref="Succeeded"/> is true when the image is ready now, null while a build runs, false when it failed;
+/// <see cref="Cached"/> (builds only) is false whenever the client must wait.
 /// </summary>
-public sealed record ContainerSubmission(ContainerRequest? Request, string TargetImage, string ContainerImage, string? BuildId, bool Cached, bool Freeze);
+public sealed record ContainerSubmission
+{
+    public required string RequestId { get; init; }
+    public string? Token { get; init; }
+    public required string TargetImage { get; init; }
+    public DateTimeOffset? Expiration { get; init; }
+    public required string ContainerImage { get; init; }
+    public string? BuildId { get; init; }
+    public bool? Cached { get; init; }
+    public bool Freeze { get; init; }
+    public bool Mirror { get; init; }
+    public string? ScanId { get; init; }
+    public bool? Succeeded { get; init; }
+
+    /// <summary>True for a dry run: nothing was issued, built or recorded; the id and token are what it would have been.</summary>
+    public bool DryRun { get; init; }
+
+    /// <summary>True when this request started the build (the legacy endpoint names the build only then).</summary>
+    public bool BuildNew { get; init; }
+}
 
 /// <summary>
 /// Turns a validated request into a token: resolves the upstream image with Wave's credentials first (so a missing
 /// image or a refused login is an answer now, not a failed pull later), pins its digest, stores the request.
+/// Every fetch it makes for the user goes to a host the network policy allows.
 /// </summary>
 public sealed class ContainerRequestService(
     RegistryClient registry,
@@ -34,6 +56,7 @@ public sealed class ContainerRequestService(
     ContainerRequestStore store,
     ContainerRecorder recorder,
     TargetImageHost targetHost,
+    NetworkTargetPolicy policy,
     IOptions<ContainerRequestOptions> options,
     TimeProvider time,
     ILogger<ContainerRequestService> logger) : IDisposable
@@ -48,50 +71,101 @@ public sealed class ContainerRequestService(
 
     /// <summary>
     /// A token for the request; for a build, the build is started (or joined) first, and a freeze answers the durable
-    /// name alone, without a token.
+    /// name alone, without a token, under a request id of its own. A dry run answers the same names and touches nothing.
     /// </summary>
     public async Task<ContainerSubmission> SubmitAsync(ValidatedContainerRequest request, WaveUser? user, string? requestIp, CancellationToken cancellationToken)
     {
         if (request.Build is not { } plan)
         {
-            var augmented = await SubmitAugmentationAsync(request, user, requestIp, cancellationToken);
-            return new ContainerSubmission(augmented, augmented.TargetImage, augmented.SourceImage, BuildId: null, Cached: false, Freeze: false);
+            return await SubmitAugmentationAsync(request, user, requestIp, cancellationToken);
         }
-        var track = await builds.SubmitAsync(plan, user, requestIp, cancellationToken);
+        await CheckRemoteLayersAsync(plan, cancellationToken);
+        var track = request.DryRun
+            ? await builds.PreviewAsync(plan, cancellationToken)
+            : await builds.SubmitAsync(plan, user, requestIp, cancellationToken);
+        var buildNew = track.Started;
+        var now = time.GetUtcNow();
+        var id = ContainerTokens.New();
+        var details = new RecordDetails(track.BuildId, plan.Freeze, Mirror: false, BuildNew: track.BuildId is null ? null : buildNew, ScanId: null, request.Fingerprint);
         if (plan.Freeze)
         {
             // A SIF is answered as oras://registry/repository:tag, the name singularity pull takes.
             var durable = plan.ResultImage;
-            return new ContainerSubmission(null, durable, durable, track.BuildId, track.Cached, Freeze: true);
+            if (!request.DryRun)
+            {
+                var durableRequest = new ContainerRequest
+                {
+                    Token = id,
+                    SourceImage = request.SourceImage ?? durable,
+                    SourceDigest = track.Digest,
+                    BuildId = track.BuildId,
+                    Platform = plan.Platform.ToString(),
+                    TargetImage = durable,
+                    CreatedAt = now,
+                    ExpiresAt = now + options.Value.Tokens.TimeToLive,
+                    RequestIp = requestIp,
+                    User = user,
+                };
+                // Recorded only: a durable request has no token entry, so nothing can be pulled through its id.
+                await recorder.RecordAsync(durableRequest, request.PlatformAccess, null, details, cancellationToken);
+                logger.LogInformation("Freeze request {RequestId} for build {BuildId} of {TargetImage} from {User} (cached: {Cached})",
+                    id, track.BuildId, durable, user?.UserName ?? "anonymous", track.Cached);
+            }
+            return new ContainerSubmission
+            {
+                RequestId = id,
+                TargetImage = durable,
+                ContainerImage = durable,
+                BuildId = track.BuildId,
+                Cached = track.Cached,
+                Freeze = true,
+                Succeeded = track.Succeeded,
+                DryRun = request.DryRun,
+                BuildNew = buildNew,
+            };
         }
-        var token = ContainerTokens.New();
-        var now = time.GetUtcNow();
         var containerRequest = new ContainerRequest
         {
-            Token = token,
+            Token = id,
             SourceImage = request.Image.ToString(),
             SourceDigest = track.Digest,
             BuildId = track.Digest is null ? track.BuildId : null,
             ContainerConfig = request.Config,
             // A multi-platform build is an index: the token serves it whole, and each client picks its platform.
             Platform = plan.IsMultiPlatform ? null : plan.Platform.ToString(),
-            TargetImage = TargetImage(token, request.Image),
+            TargetImage = TargetImage(id, request.Image),
             CreatedAt = now,
             ExpiresAt = now + options.Value.Tokens.TimeToLive,
             RequestIp = requestIp,
             User = user,
         };
-        await recorder.RecordAsync(containerRequest, request.PlatformAccess,
-            await configuredCredentials.GetAsync(request.Image.Registry, cancellationToken) is not null ? "configuration" : null, cancellationToken);
-        await store.SaveAsync(containerRequest, cancellationToken);
-        logger.LogInformation("Issued container token {Token} for build {BuildId} of {SourceImage} to {User} (cached: {Cached})",
-            token, track.BuildId, containerRequest.SourceImage, user?.UserName ?? "anonymous", track.Cached);
-        return new ContainerSubmission(containerRequest, containerRequest.TargetImage, track.TargetImage, track.BuildId, track.Cached, Freeze: false);
+        if (!request.DryRun)
+        {
+            await recorder.RecordAsync(containerRequest, request.PlatformAccess,
+                await configuredCredentials.GetAsync(request.Image.Registry, cancellationToken) is not null ? "configuration" : null, details, cancellationToken);
+            await store.SaveAsync(containerRequest, cancellationToken);
+            logger.LogInformation("Issued container token {Token} for build {BuildId} of {SourceImage} to {User} (cached: {Cached})",
+                id, track.BuildId, containerRequest.SourceImage, user?.UserName ?? "anonymous", track.Cached);
+        }
+        return new ContainerSubmission
+        {
+            RequestId = id,
+            Token = request.DryRun ? null : id,
+            TargetImage = containerRequest.TargetImage,
+            Expiration = request.DryRun ? null : containerRequest.ExpiresAt,
+            ContainerImage = track.TargetImage,
+            BuildId = track.BuildId,
+            Cached = track.Cached,
+            Succeeded = track.Succeeded,
+            DryRun = request.DryRun,
+            BuildNew = buildNew,
+        };
     }
 
-    private async Task<ContainerRequest> SubmitAugmentationAsync(ValidatedContainerRequest request, WaveUser? user, string? requestIp, CancellationToken cancellationToken)
+    private async Task<ContainerSubmission> SubmitAugmentationAsync(ValidatedContainerRequest request, WaveUser? user, string? requestIp, CancellationToken cancellationToken)
     {
         var image = request.Image;
+        await CheckRegistryAsync(image.Registry, "containerImage", cancellationToken);
         // A user's own login from Seqera Platform wins over Wave's configured one for that registry.
         var userCredentials = request.PlatformAccess is { } access ? await platformCredentials.FindAsync(access, image.Registry, cancellationToken) : null;
         var upstream = userCredentials is null
@@ -117,15 +191,71 @@ public sealed class ContainerRequestService(
             ExpiresAt = now + options.Value.Tokens.TimeToLive,
             RequestIp = requestIp,
             User = user,
+        };
+        if (request.DryRun)
+        {
+            // The upstream was resolved (a missing image is still an error); no token is issued, nothing recorded.
+            return new ContainerSubmission
+            {
+                RequestId = token,
+                TargetImage = containerRequest.TargetImage,
+                ContainerImage = containerRequest.SourceImage,
+                Succeeded = true,
+                DryRun = true,
+            };
+        }
+        containerRequest = containerRequest with
+        {
             SealedCredentials = userCredentials is null ? null : await sealer.SealAsync(token, image.Registry, userCredentials, cancellationToken),
         };
         var credentialsSource = userCredentials is not null ? "platform"
             : await configuredCredentials.GetAsync(image.Registry, cancellationToken) is not null ? "configuration" : null;
-        await recorder.RecordAsync(containerRequest, request.PlatformAccess, credentialsSource, cancellationToken);
+        await recorder.RecordAsync(containerRequest, request.PlatformAccess, credentialsSource,
+            new RecordDetails(null, Freeze: false, Mirror: false, BuildNew: null, ScanId: null, request.Fingerprint), cancellationToken);
         await store.SaveAsync(containerRequest, cancellationToken);
         logger.LogInformation("Issued container token {Token} for {SourceImage}@{SourceDigest} to {User} (augmented: {Augmented})",
             token, containerRequest.SourceImage, upstream.Digest, user?.UserName ?? "anonymous", containerRequest.IsAugmented);
-        return containerRequest;
+        return new ContainerSubmission
+        {
+            RequestId = token,
+            Token = token,
+            TargetImage = containerRequest.TargetImage,
+            Expiration = containerRequest.ExpiresAt,
+            ContainerImage = containerRequest.SourceImage,
+            Succeeded = true,
+        };
+    }
+
+    /// <summary>The registry a user named must be one Wave may reach (see <see cref="NetworkTargetPolicy"/>).</summary>
+    private async Task CheckRegistryAsync(string registryName, string field, CancellationToken cancellationToken)
+    {
+        Uri api;
+        try
+        {
+            api = registry.BaseUri(registryName);
+        }
+        catch (UriFormatException)
+        {
+            throw ApiException.BadRequest(field, $"'{registryName}' is not a registry host name");
+        }
+        if (await policy.CheckAsync(api, cancellationToken, registryName) is { } refusal)
+        {
+            throw ApiException.BadRequest(field, $"registry '{registryName}' {refusal}");
+        }
+    }
+
+    /// <summary>The builder fetches a freeze's http(s) layers for the user: their hosts must pass the network policy too.</summary>
+    private async Task CheckRemoteLayersAsync(Core.Builds.BuildPlan plan, CancellationToken cancellationToken)
+    {
+        for (var i = 0; i < plan.RemoteLayers.Count; i++)
+        {
+            var location = plan.RemoteLayers[i].Location;
+            if (await policy.CheckAsync(location, cancellationToken) is { } refusal)
+            {
+                var index = int.Parse(plan.RemoteLayers[i].Path.Where(char.IsAsciiDigit).ToArray(), System.Globalization.CultureInfo.InvariantCulture);
+                throw ApiException.BadRequest($"containerConfig.layers[{index}].location", $"'{location.GetLeftPart(UriPartial.Authority)}' {refusal}");
+            }
+        }
     }
 
     private string TargetImage(string token, ImageReference image)

@@ -16,6 +16,15 @@ public sealed record ValidatedContainerRequest(ImageReference Image, ContainerPl
 {
     /// <summary>The Seqera Platform access the request carried (set once its user is resolved), for registry credentials.</summary>
     public Identity.PlatformAccess? PlatformAccess { get; init; }
+
+    /// <summary><c>dryRun</c>: answer what would be produced, issue and build nothing.</summary>
+    public bool DryRun { get; init; }
+
+    /// <summary>The client's <c>fingerprint</c>, kept in the record.</summary>
+    public string? Fingerprint { get; init; }
+
+    /// <summary>The image the request named (<c>containerImage</c>), when it named one; for a freeze, the image frozen.</summary>
+    public string? SourceImage { get; init; }
 }
 
 /// <summary>A request the service refuses: HTTP status, the field at fault (if any) and why.</summary>
@@ -57,8 +66,7 @@ public static class ContainerRequestValidator
             throw ApiException.BadRequest("containerImage", "is required (or containerFile, to build an image)");
         }
         // A SIF is always built (and frozen): a sif request without a recipe or freeze gets the planner's answer, not an augmentation.
-        var asksForSif = request.Format is { } format && (format.Equals(BuildPlanner.SifFormat, StringComparison.OrdinalIgnoreCase) || format.Equals("singularity", StringComparison.OrdinalIgnoreCase));
-        if (buildField is not null || request.Freeze == true || asksForSif)
+        if (buildField is not null || request.Freeze == true || AsksForSif(request))
         {
             return ValidateBuild(request, buildField ?? (request.Freeze == true ? "freeze" : "format"), limits, builds);
         }
@@ -83,14 +91,18 @@ public static class ContainerRequestValidator
             }
             ValidateConfig(config, limits);
         }
-        return new ValidatedContainerRequest(image, platform, config);
+        return new ValidatedContainerRequest(image, platform, config) { DryRun = request.DryRun == true, Fingerprint = request.Fingerprint, SourceImage = image.ToString() };
     }
+
+    public static bool AsksForSif(SubmitContainerTokenRequest request) =>
+        request.Format is { } format && (format.Equals(BuildPlanner.SifFormat, StringComparison.OrdinalIgnoreCase) || format.Equals("singularity", StringComparison.OrdinalIgnoreCase));
 
     private static ValidatedContainerRequest ValidateBuild(SubmitContainerTokenRequest request, string field, ContainerRequestLimits limits, BuildOptions? builds)
     {
         if (builds is not { Enabled: true })
         {
-            throw ApiException.BadRequest(field, "asks for a build, but builds are not enabled on this Wave service");
+            // RequestCapabilities refuses this first (501); kept so that no caller can plan a build that will never run.
+            throw new ApiException(StatusCodes.Status501NotImplemented, "Build service is not enabled - Check Wave configuration setting 'Wave:Build:Enabled'", field);
         }
         BuildPlan plan;
         try
@@ -106,7 +118,12 @@ public static class ContainerRequestValidator
         {
             ValidateConfig(config, limits);
         }
-        return new ValidatedContainerRequest(ImageReference.Parse(plan.TargetImage), plan.IsMultiPlatform ? null : plan.Platform, config, plan);
+        return new ValidatedContainerRequest(ImageReference.Parse(plan.TargetImage), plan.IsMultiPlatform ? null : plan.Platform, config, plan)
+        {
+            DryRun = request.DryRun == true,
+            Fingerprint = request.Fingerprint,
+            SourceImage = ImageReference.TryParse(request.ContainerImage, out var source, out _) ? source.ToString() : null,
+        };
     }
 
     private static string? BuildSourceField(SubmitContainerTokenRequest request) =>

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
 
 using Wave.Api.Apis;
 using Wave.Api.Builds;
@@ -26,11 +27,14 @@ public static class ApiExtensions
         builder.Services.Configure<BuildOptions>(builder.Configuration.GetSection(BuildOptions.Section));
         builder.Services.AddSingleton<BuildService>();
         builder.Services.AddSingleton<ContainerInspector>();
-        builder.Services.Configure<NetworkTargetOptions>(builder.Configuration.GetSection("Wave:Security"));
-        builder.Services.AddSingleton<NetworkTargetPolicy>();
+        builder.AddWaveNetworkPolicy();
+        builder.Services.AddSingleton(services => ServiceCapabilities.For(services.GetRequiredService<IOptions<BuildOptions>>().Value));
         builder.Services.AddMemoryCache();
         builder.Services.Configure<IdentityOptions>(builder.Configuration.GetSection("Wave:Identity"));
-        builder.Services.AddHttpClient(PlatformUserClient.HttpClientName, client => client.Timeout = TimeSpan.FromSeconds(20));
+        // No cookie container: Platform answers a token refresh with cookies, which must never be shared between users.
+        builder.Services.AddHttpClient(PlatformUserClient.HttpClientName, client => client.Timeout = TimeSpan.FromSeconds(20))
+            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { UseCookies = false });
+        builder.Services.AddSingleton<PlatformTokenStore>();
         builder.Services.AddSingleton<PlatformUserClient>();
         builder.Services.AddSingleton<IdentityResolver>();
         builder.Services.AddSingleton<PlatformCredentialsClient>();
@@ -38,6 +42,7 @@ public static class ApiExtensions
         builder.Services.AddSingleton<ContainerRecorder>();
         builder.Services.TryAddSingleton<IContainerBuildStatus, BuildStoreContainerBuildStatus>();
         builder.Services.Configure<AdminOptions>(builder.Configuration.GetSection("Wave:Admin"));
+        builder.Services.AddOpenApi(LandingPage.OpenApiDocument);
         return builder;
     }
 
@@ -51,6 +56,7 @@ public static class ApiExtensions
         app.MapBuildsApi();
         app.MapContainerRecordApi();
         app.MapViewPages();
+        app.MapLandingPage();
         return app;
     }
 }

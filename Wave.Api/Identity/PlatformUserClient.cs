@@ -64,4 +64,59 @@ public sealed class PlatformUserClient(IHttpClientFactory httpClients)
             }
         }
     }
+
+    /// <summary>
+    /// Renews an expired access token as the Wave server does: <c>POST {endpoint}/oauth/access_token</c> with
+    /// <c>grant_type=refresh_token</c>; Platform answers the new tokens as the cookies <c>JWT</c> and
+    /// <c>JWT_REFRESH_TOKEN</c> (the refresh token is kept when it sends none). Failures name the endpoint and status
+    /// only: neither token nor body is ever part of a message.
+    /// </summary>
+    public async Task<PlatformTokens> RefreshAsync(Uri endpoint, string refreshToken, CancellationToken cancellationToken)
+    {
+        var name = endpoint.GetLeftPart(UriPartial.Authority);
+        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(endpoint.ToString().TrimEnd('/') + "/oauth/access_token"))
+        {
+            Content = new FormUrlEncodedContent([new("grant_type", "refresh_token"), new("refresh_token", refreshToken)]),
+        };
+        HttpResponseMessage response;
+        try
+        {
+            response = await httpClients.CreateClient(HttpClientName).SendAsync(request, cancellationToken);
+        }
+        catch (HttpRequestException e)
+        {
+            throw new ApiException(StatusCodes.Status502BadGateway, $"Seqera Platform endpoint {name} is unreachable: {e.Message}", "towerEndpoint");
+        }
+        catch (TaskCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new ApiException(StatusCodes.Status504GatewayTimeout, $"Seqera Platform endpoint {name} did not answer in time", "towerEndpoint");
+        }
+        using (response)
+        {
+            if ((int)response.StatusCode >= 400)
+            {
+                throw new ApiException(StatusCodes.Status401Unauthorized,
+                    $"towerAccessToken was refused by {name} and towerRefreshToken could not renew it (/oauth/access_token answered {(int)response.StatusCode})", "towerRefreshToken");
+            }
+            string? access = null;
+            string? refresh = null;
+            foreach (var cookie in response.Headers.TryGetValues("Set-Cookie", out var values) ? values : [])
+            {
+                var pair = cookie.Split(';', 2)[0];
+                var equals = pair.IndexOf('=');
+                if (equals <= 0)
+                {
+                    continue;
+                }
+                var (cookieName, value) = (pair[..equals].Trim(), pair[(equals + 1)..].Trim());
+                access ??= cookieName == "JWT" ? value : null;
+                refresh ??= cookieName == "JWT_REFRESH_TOKEN" ? value : null;
+            }
+            if (string.IsNullOrEmpty(access))
+            {
+                throw new ApiException(StatusCodes.Status502BadGateway, $"Seqera Platform endpoint {name} renewed the token without a JWT cookie", "towerEndpoint");
+            }
+            return new PlatformTokens(access, string.IsNullOrEmpty(refresh) ? refreshToken : refresh);
+        }
+    }
 }

@@ -4,7 +4,7 @@ using Wave.Core.Requests;
 namespace Wave.Api.Records;
 
 /// <summary>The container status API's view of a build, read from the build store.</summary>
-public sealed class BuildStoreContainerBuildStatus(IBuildStore builds, TimeProvider time) : IContainerBuildStatus
+public sealed class BuildStoreContainerBuildStatus(IBuildStore builds) : IContainerBuildStatus
 {
     public async Task<ContainerBuildState?> FindAsync(string buildId, CancellationToken cancellationToken)
     {
@@ -14,7 +14,7 @@ public sealed class BuildStoreContainerBuildStatus(IBuildStore builds, TimeProvi
             return null;
         }
         var completed = build.Status == BuildStatus.Completed;
-        var duration = build.Duration ?? (completed ? null : time.GetUtcNow() - (build.StartedAt ?? build.CreatedAt));
-        return new ContainerBuildState(build.BuildId, completed, completed ? build.Succeeded : null, build.FailureReason, build.CreatedAt, duration);
+        return new ContainerBuildState(build.BuildId, completed, completed ? build.Succeeded : null, build.FailureReason, build.CreatedAt,
+            completed ? build.Duration : null, Running: build.Status == BuildStatus.Running);
     }
 }

@@ -12,9 +12,9 @@ namespace Wave.Api.Records;
 /// </summary>
 public sealed class ContainerRecorder(IContainerRecordStore records, ILogger<ContainerRecorder> logger)
 {
-    public async Task RecordAsync(ContainerRequest request, PlatformAccess? platform, string? credentialsSource, CancellationToken cancellationToken)
+    public async Task RecordAsync(ContainerRequest request, PlatformAccess? platform, string? credentialsSource, RecordDetails? details, CancellationToken cancellationToken)
     {
-        var record = ContainerRecords.From(request, platform?.WorkspaceId, platform?.Name, credentialsSource);
+        var record = ContainerRecords.From(request, platform?.WorkspaceId, platform?.Name, credentialsSource, details);
         try
         {
             await records.CreateAsync(record, cancellationToken);

@@ -118,7 +118,7 @@ public sealed class RemoteLayerFetcher(IHttpClientFactory clients, NetworkTarget
     private async Task<(byte[]? Bytes, string? Problem)> DownloadContextAsync(HttpClient client, BuildContextArchive context, Uri location, CancellationToken cancellationToken)
     {
         var where = $"buildContext {location.GetLeftPart(UriPartial.Path)}";
-        if (await policy.CheckHostAsync(location.Host, cancellationToken) is { } refused)
+        if (await policy.CheckAsync(location, cancellationToken) is { } refused)
         {
             return (null, $"{where} is not fetched: its host {refused}");
         }
@@ -142,7 +142,7 @@ public sealed class RemoteLayerFetcher(IHttpClientFactory clients, NetworkTarget
     private async Task<(string? Text, string? Problem)> DownloadTextAsync(HttpClient client, RemoteContextFile file, CancellationToken cancellationToken)
     {
         var where = $"{file.Path} from {file.Location.GetLeftPart(UriPartial.Path)}";
-        if (await policy.CheckHostAsync(file.Location.Host, cancellationToken) is { } refused)
+        if (await policy.CheckAsync(file.Location, cancellationToken) is { } refused)
         {
             return (null, $"{where} is not fetched: its host {refused}");
         }

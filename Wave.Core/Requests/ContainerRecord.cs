@@ -46,6 +46,27 @@ public sealed record ContainerRecord
 
     public required DateTimeOffset ExpiresAt { get; init; }
 
+    /// <summary>
+    /// A freeze request: its image is durable (pushed to the user's repository), the record's id is a request id of its
+    /// own and not a token anyone can pull through.
+    /// </summary>
+    public bool Freeze { get; init; }
+
+    /// <summary>A mirror request (durable like a freeze; <see cref="BuildId"/> is then the mirror id).</summary>
+    public bool Mirror { get; init; }
+
+    /// <summary>Whether the request started a new build (false: it joined one, or the image existed); null without a build.</summary>
+    public bool? BuildNew { get; init; }
+
+    /// <summary>The security scan of the request's image, if one was asked for.</summary>
+    public string? ScanId { get; init; }
+
+    /// <summary>The client's fingerprint of what it asked for (nf-wave sends one), as sent.</summary>
+    public string? Fingerprint { get; init; }
+
+    /// <summary>The request is durable (freeze or mirror): answered with the pushed name, never with a token.</summary>
+    public bool Durable => Freeze || Mirror;
+
     /// <summary>When an administrator revoked the token, or null.</summary>
     public DateTimeOffset? RevokedAt { get; init; }
 
@@ -70,10 +91,13 @@ public interface IContainerRecordStore
     Task<bool> SetServedDigestAsync(string token, string digest, CancellationToken cancellationToken);
 }
 
+/// <summary>What a record says of a request beyond what its token's entry holds: the build it led to (also one found done), its kind, its scan.</summary>
+public sealed record RecordDetails(string? BuildId, bool Freeze, bool Mirror, bool? BuildNew, string? ScanId, string? Fingerprint);
+
 public static class ContainerRecords
 {
     /// <summary>The record of a request just issued.</summary>
-    public static ContainerRecord From(ContainerRequest request, long? workspaceId, string? platformEndpoint, string? credentialsSource) => new()
+    public static ContainerRecord From(ContainerRequest request, long? workspaceId, string? platformEndpoint, string? credentialsSource, RecordDetails? details = null) => new()
     {
         Token = request.Token,
         User = request.User,
@@ -82,13 +106,18 @@ public static class ContainerRecords
         RequestIp = request.RequestIp,
         SourceImage = request.SourceImage,
         SourceDigest = request.SourceDigest,
-        BuildId = request.BuildId,
+        BuildId = details?.BuildId ?? request.BuildId,
         TargetImage = request.TargetImage,
         Platform = request.Platform,
         ContainerConfig = Redact(request.ContainerConfig),
         CredentialsSource = credentialsSource,
         CreatedAt = request.CreatedAt,
         ExpiresAt = request.ExpiresAt,
+        Freeze = details?.Freeze ?? false,
+        Mirror = details?.Mirror ?? false,
+        BuildNew = details?.BuildNew,
+        ScanId = details?.ScanId,
+        Fingerprint = details?.Fingerprint,
     };
 
     /// <summary>

@@ -5,18 +5,33 @@ using Microsoft.Extensions.Options;
 
 namespace Wave.Core.Security;
 
-/// <summary><c>Wave:Security</c>: which private networks Wave may be sent to by a client-named host.</summary>
+/// <summary><c>Wave:Security</c>: which hosts Wave may be sent to by a client-named address.</summary>
 public sealed class NetworkTargetOptions
 {
-    /// <summary>CIDR ranges of private addresses that are allowed (e.g. <c>127.0.0.0/8</c> for a registry on the same machine).</summary>
+    /// <summary>CIDR ranges of loopback or private addresses that are allowed (e.g. <c>10.0.0.0/8</c> for an in-house registry).</summary>
     public List<string> AllowedNetworks { get; set; } = [];
+
+    /// <summary>
+    /// Whether loopback addresses (127.0.0.0/8, ::1) may be reached. Null: the topology decides, true for a service that
+    /// keeps its state in process (the embedded developer run), false for a distributed deployment.
+    /// </summary>
+    public bool? AllowLoopback { get; set; }
+
+    /// <summary>
+    /// Host names the operator configured (registries with credentials, build and cache repositories, the default
+    /// Platform endpoint): reached wherever they resolve, since the operator, not a client, chose them.
+    /// </summary>
+    public List<string> TrustedHosts { get; set; } = [];
 }
 
 /// <summary>
-/// Guards the endpoints that make Wave contact a host a client names (validate-creds) against server-side request
-/// forgery: link-local and cloud metadata addresses are always refused; loopback and private ranges only when
-/// allowed by configuration. Every address the name resolves to must pass. (A name that resolves differently between
-/// this check and the connection is not covered; the check is a first line, not a network boundary.)
+/// The one outbound-address policy for every fetch Wave makes on a user's behalf: the upstream registry of a container
+/// or inspect request, validate-creds, the http(s) layers a freeze build downloads, Seqera Platform endpoints. It
+/// guards against server-side request forgery: link-local and cloud metadata addresses are always refused; loopback
+/// only when <see cref="NetworkTargetOptions.AllowLoopback"/> (by default in the embedded run) or an allowed network
+/// says so; other private ranges only when allowed by configuration. Every address the name resolves to must pass.
+/// Hosts the operator configured are trusted. (A name that resolves differently between this check and the
+/// connection is not covered; the check is a first line, not a network boundary.)
 /// </summary>
 public sealed class NetworkTargetPolicy(IOptions<NetworkTargetOptions> options)
 {
@@ -42,7 +57,16 @@ public sealed class NetworkTargetPolicy(IOptions<NetworkTargetOptions> options)
         IPNetwork.Parse("fc00::/7"),
     ];
 
+    private static readonly IPNetwork[] Loopback = [IPNetwork.Parse("127.0.0.0/8"), IPNetwork.Parse("::1/128")];
+
     private readonly IPNetwork[] _allowed = [.. options.Value.AllowedNetworks.Select(IPNetwork.Parse)];
+
+    private readonly bool _allowLoopback = options.Value.AllowLoopback ?? false;
+
+    private readonly HashSet<string> _trusted = new(options.Value.TrustedHosts.Select(h => h.Trim().TrimEnd('/')).Where(h => h.Length > 0), StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>Whether the policy lets loopback addresses through without an allowed network.</summary>
+    public bool AllowsLoopback => _allowLoopback;
 
     /// <summary>Null when every address is acceptable; otherwise why the target is refused.</summary>
     public string? Check(IReadOnlyCollection<IPAddress> addresses)
@@ -58,7 +82,19 @@ public sealed class NetworkTargetPolicy(IOptions<NetworkTargetOptions> options)
             {
                 return $"resolves to {address}, a link-local or cloud metadata address";
             }
-            if (Private.Any(n => n.Contains(address)) && !_allowed.Any(n => n.Contains(address)))
+            if (_allowed.Any(n => n.Contains(address)))
+            {
+                continue;
+            }
+            if (Loopback.Any(n => n.Contains(address)))
+            {
+                if (!_allowLoopback)
+                {
+                    return $"resolves to {address}, a loopback address this deployment does not reach (Wave:Security:AllowLoopback, Wave:Security:AllowedNetworks)";
+                }
+                continue;
+            }
+            if (Private.Any(n => n.Contains(address)))
             {
                 return $"resolves to {address}, a private address not allowed by Wave:Security:AllowedNetworks";
             }
@@ -66,10 +102,19 @@ public sealed class NetworkTargetPolicy(IOptions<NetworkTargetOptions> options)
         return null;
     }
 
-    /// <summary>Resolves a host (an IP literal is taken as is) and checks it.</summary>
-    public async Task<string?> CheckHostAsync(string host, CancellationToken cancellationToken)
+    /// <summary>
+    /// Null when Wave may fetch from <paramref name="target"/>, otherwise why not. A target whose authority (host and
+    /// port), or <paramref name="configuredName"/> (a registry's name, e.g. <c>docker.io</c> for its API host), is one
+    /// the operator configured passes; any other is resolved (an IP literal is taken as is) and every address checked.
+    /// </summary>
+    public async Task<string?> CheckAsync(Uri target, CancellationToken cancellationToken, string? configuredName = null)
     {
-        if (IPAddress.TryParse(host.Trim('[', ']'), out var literal))
+        if (_trusted.Contains(target.Authority) || (configuredName is not null && _trusted.Contains(configuredName)))
+        {
+            return null;
+        }
+        var host = target.IdnHost.Trim('[', ']');
+        if (IPAddress.TryParse(host, out var literal))
         {
             return Check([literal]);
         }

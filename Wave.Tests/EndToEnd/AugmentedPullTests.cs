@@ -73,7 +73,8 @@ public sealed class AugmentedPullTests(RegistryFixture registryFixture, WaveFixt
         var (wave, registries) = await SetUpAsync();
         var answer = await wave.Client.PostContainerTokenAsync(AugmentRequest(registries.Images.Oci));
         Assert.True(answer.Status == 200, answer.Text);
-        Assert.Equal(["containerToken", "targetImage", "expiration"], answer.Body!.AsObject().Select(p => p.Key));
+        Assert.Equal(["requestId", "containerToken", "targetImage", "expiration", "containerImage"], answer.Body!.AsObject().Select(p => p.Key));
+        Assert.Equal(answer.Token, answer.Body["requestId"]!.GetValue<string>());
         // ISO-8601 in UTC, as the API reference shows it, 36 hours ahead by default.
         var expiration = answer.Body["expiration"]!.GetValue<string>();
         Assert.EndsWith("Z", expiration, StringComparison.Ordinal);
@@ -81,10 +82,13 @@ public sealed class AugmentedPullTests(RegistryFixture registryFixture, WaveFixt
         Assert.InRange(lifetime.TotalHours, 35.9, 36.0);
 
         var v2 = await wave.Client.PostContainerAsync(AugmentRequest(registries.Images.Oci));
-        Assert.Equal(["containerToken", "targetImage", "expiration", "containerImage", "cached", "freeze"], v2.Body!.AsObject().Select(p => p.Key));
+        // The Wave server's answer: an augmentation has no build, so no buildId and no cached; it is ready now.
+        Assert.Equal(["requestId", "containerToken", "targetImage", "expiration", "containerImage", "freeze", "mirror", "succeeded"], v2.Body!.AsObject().Select(p => p.Key));
+        Assert.Equal(v2.Token, v2.Body["requestId"]!.GetValue<string>());
         Assert.Equal(registries.Images.Oci, v2.Body["containerImage"]!.GetValue<string>());
-        Assert.False(v2.Body["cached"]!.GetValue<bool>());
         Assert.False(v2.Body["freeze"]!.GetValue<bool>());
+        Assert.False(v2.Body["mirror"]!.GetValue<bool>());
+        Assert.True(v2.Body["succeeded"]!.GetValue<bool>());
 
         var docker = await dockerFixture.GetAsync();
         var output = await docker.RunAsync("run", "--rm", "--network", "none", answer.TargetImage);

@@ -83,6 +83,14 @@ public sealed class CredentialsAndInspectTests(RegistryFixture registryFixture, 
         Assert.False(container["oci"]!.GetValue<bool>());
         Assert.False(container["v1"]!.GetValue<bool>());
         Assert.Equal("layers", container["config"]!["rootfs"]!["type"]!.GetValue<string>());
+        // The config in the shape the clients parse (wave-api ConfigSpec): camelCase runtime keys, lists never missing.
+        var runtime = container["config"]!["config"]!.AsObject();
+        Assert.Null(runtime["Env"]);
+        Assert.Equal(System.Text.Json.JsonValueKind.Array, runtime["env"]!.GetValueKind());
+        Assert.Equal(System.Text.Json.JsonValueKind.Array, runtime["cmd"]!.GetValueKind());
+        Assert.Equal(System.Text.Json.JsonValueKind.Array, runtime["entrypoint"]!.GetValueKind());
+        Assert.Equal(System.Text.Json.JsonValueKind.Object, runtime["labels"]!.GetValueKind());
+        Assert.Equal("amd64", container["config"]!["architecture"]!.GetValue<string>());
         var direct = await TestProcess.RunAsync(Requirements.Binary("skopeo", "skopeo"), ["inspect", "--tls-verify=false", "--format", "{{.Digest}}", $"docker://{registries.Images.DockerV2}"]);
         Assert.Equal(direct.Trim(), container["digest"]!.GetValue<string>());
 
@@ -97,8 +105,11 @@ public sealed class CredentialsAndInspectTests(RegistryFixture registryFixture, 
         var (wave, registries) = await SetUpAsync();
         var index = await wave.Client.PostJsonAsync("/v1alpha1/inspect", new { containerImage = registries.Images.MultiArch });
         Assert.True(index.Status == 200, index.Text);
-        Assert.Equal(2, index.Body!["container"]!["manifest"]!["manifests"]!.AsArray().Count);
-        Assert.Null(index.Body["container"]!["config"]);
+        // The Wave API's answer for an index: {index: ...} with the platform of each entry, no container.
+        Assert.Equal(2, index.Body!["index"]!["manifests"]!.AsArray().Count);
+        Assert.Equal(["amd64", "arm64"], index.Body["index"]!["manifests"]!.AsArray().Select(m => m!["platform"]!["architecture"]!.GetValue<string>()).Order());
+        Assert.StartsWith("sha256:", index.Body["index"]!["digest"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Null(index.Body["container"]);
 
         var arm = await wave.Client.PostJsonAsync("/v1alpha1/inspect?platform=linux/arm64", new { containerImage = registries.Images.MultiArch });
         Assert.True(arm.Status == 200, arm.Text);

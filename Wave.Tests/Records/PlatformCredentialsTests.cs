@@ -122,7 +122,10 @@ public sealed class PlatformCredentialsTests(RegistryFixture registryFixture)
         Assert.True(described.Status == 200, described.Text);
         var request = described.Body!["request"]!;
         Assert.Equal("platform", request["credentialsSource"]!.GetValue<string>());
-        Assert.Equal("carol", request["user"]!["userName"]!.GetValue<string>());
+        // Anyone holding the token sees who asked by id only: no user name, no email (they are for admins).
+        Assert.Equal(1001, request["user"]!["id"]!.GetValue<long>());
+        Assert.Null(request["user"]!["userName"]);
+        Assert.DoesNotContain("carol", described.Text, StringComparison.Ordinal);
         Assert.Equal(Workspace, request["workspaceId"]!.GetValue<long>());
         Assert.Equal(platform.Endpoint, request["towerEndpoint"]!.GetValue<string>());
         foreach (var secret in new[] { Token, registries.Basic.Credentials!.Password })

@@ -65,8 +65,8 @@ public sealed class DockerfileBuildTests(RegistryFixture registryFixture, BuildH
         var record = await wave.Client.RecordAsync(buildId);
         Assert.Equal(built, record["targetImage"]!.GetValue<string>());
         Assert.Equal("linux/amd64", record["platform"]!.GetValue<string>());
-        Assert.Equal(dockerfile, record["dockerfile"]!.GetValue<string>());
-        Assert.StartsWith("sha256:", record["imageDigest"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Equal(dockerfile, record["dockerFile"]!.GetValue<string>());
+        Assert.StartsWith("sha256:", record["digest"]!.GetValue<string>(), StringComparison.Ordinal);
 
         // The same request again: the image exists, nothing is built, the same build is named.
         var again = await wave.Client.PostContainerAsync(new { containerFile = BuildApi.Base64(dockerfile) });
@@ -142,7 +142,8 @@ public sealed class DockerfileBuildTests(RegistryFixture registryFixture, BuildH
         var containerStatus = await wave.Client.GetFromJsonAsync<JsonNode>($"/v1alpha2/container/{answer.Token}/status", TestContext.Current.CancellationToken);
         Assert.Equal("DONE", containerStatus!["status"]!.GetValue<string>());
         Assert.False(containerStatus["succeeded"]!.GetValue<bool>());
-        Assert.Equal("exit code 3", containerStatus["reason"]!.GetValue<string>());
+        Assert.Equal("Container build did not complete successfully - exit code 3", containerStatus["reason"]!.GetValue<string>());
+        Assert.EndsWith($"/view/builds/{buildId}", containerStatus["detailsUri"]!.GetValue<string>(), StringComparison.Ordinal);
 
         // A new request for the same recipe is a new attempt, not the failed build again.
         var retry = await wave.Client.PostContainerAsync(new { containerFile = BuildApi.Base64(dockerfile) });
@@ -169,7 +170,10 @@ public sealed class DockerfileBuildTests(RegistryFixture registryFixture, BuildH
         Assert.StartsWith(repository + ":", answers[0].TargetImage, StringComparison.Ordinal);
         Assert.All(answers, a => Assert.Null(a.Body!["containerToken"]));
         Assert.All(answers, a => Assert.True(a.Body!["freeze"]!.GetValue<bool>()));
-        Assert.Equal(1, answers.Count(a => !a.Body!["cached"]!.GetValue<bool>()));
+        // Every request that joined the running build must wait for it too (cached false, succeeded not yet known); only
+        // one arriving after it completed may be cached, and then it is ready.
+        Assert.All(answers, a => Assert.Equal(a.Body!["cached"]!.GetValue<bool>(), a.Body["succeeded"]?.GetValue<bool>() == true));
+        Assert.Contains(answers, a => !a.Body!["cached"]!.GetValue<bool>());
 
         var status = await wave.Client.WaitCompletedAsync(buildId);
         Assert.True(status["succeeded"]!.GetValue<bool>(), await wave.Client.LogsAsync(buildId));

@@ -127,7 +127,7 @@ public sealed class FreezeAndCondaBuildTests(RegistryFixture registryFixture, Bu
     /// busybox with a <c>micromamba</c> script that logs what it is asked and, for <c>env export --explicit</c>,
     /// prints a fixed lock; built through Wave as a Dockerfile build.
     /// </summary>
-    private static async Task<string> BuildStandInMambaImageAsync(WaveTestHost wave, TestRegistries registries)
+    internal static async Task<string> BuildStandInMambaImageAsync(WaveTestHost wave, TestRegistries registries)
     {
         const string script =
             "#!/bin/sh\\n" +

@@ -88,7 +88,7 @@ public sealed class BuildContextFetchTests : IAsyncDisposable
         // Without the loopback range allowed, the policy refuses the host before anything is asked of it.
         var asked = server.Received.Count;
         (_, problem) = await Fetcher().FetchAsync(Job(good, "/good.tar.gz"), Token);
-        Assert.Contains("private address not allowed by Wave:Security:AllowedNetworks", problem, StringComparison.Ordinal);
+        Assert.Contains("a loopback address this deployment does not reach", problem, StringComparison.Ordinal);
         Assert.Equal(asked, server.Received.Count);
     }
 
@@ -111,7 +111,7 @@ public sealed class BuildContextFetchTests : IAsyncDisposable
         Assert.Contains("at most 4096 are fetched", problem, StringComparison.Ordinal);
 
         (_, problem) = await Fetcher().FetchAsync(plan.ToJob(1, DateTimeOffset.UtcNow), Token);
-        Assert.Contains("private address not allowed", problem, StringComparison.Ordinal);
+        Assert.Contains("a loopback address this deployment does not reach", problem, StringComparison.Ordinal);
         (_, problem) = await Fetcher("127.0.0.0/8").FetchAsync(BuildPlanner.Plan(BuildFields.Conda("http://169.254.169.254/latest/meta-data"), BuildFields.Options).ToJob(1, DateTimeOffset.UtcNow), Token);
         Assert.Contains("link-local or cloud metadata address", problem, StringComparison.Ordinal);
     }

@@ -1,0 +1,58 @@
+using Wave.Core.Builds;
+using Wave.Core.Names;
+using Wave.Core.Security;
+
+namespace Microsoft.AspNetCore.Builder;
+
+/// <summary>
+/// Registers the one outbound-address policy (<see cref="NetworkTargetPolicy"/>) with defaults that suit the
+/// topology: a service that keeps its state in process (no <c>ConnectionStrings:redis</c>: the embedded developer
+/// run) reaches loopback registries, a distributed deployment does not unless configured; the hosts the operator
+/// configured (registries with credentials, the build and cache repositories, push registries, the default Platform
+/// endpoint) are trusted wherever they resolve.
+/// </summary>
+public static class NetworkPolicyRegistration
+{
+    public static IHostApplicationBuilder AddWaveNetworkPolicy(this IHostApplicationBuilder builder)
+    {
+        var configuration = builder.Configuration;
+        builder.Services.Configure<NetworkTargetOptions>(configuration.GetSection("Wave:Security"));
+        builder.Services.PostConfigure<NetworkTargetOptions>(options =>
+        {
+            options.AllowLoopback ??= string.IsNullOrWhiteSpace(configuration.GetConnectionString("redis"));
+            options.TrustedHosts.AddRange(ConfiguredHosts(configuration));
+        });
+        builder.Services.AddSingleton<NetworkTargetPolicy>();
+        return builder;
+    }
+
+    private static IEnumerable<string> ConfiguredHosts(IConfiguration configuration)
+    {
+        foreach (var registry in configuration.GetSection("Wave:Registries").GetChildren())
+        {
+            if (registry["Host"] is { Length: > 0 } host)
+            {
+                yield return host;
+            }
+        }
+        var build = configuration.GetSection(BuildOptions.Section);
+        foreach (var repository in new[] { build["DefaultBuildRepository"], build["DefaultCacheRepository"] })
+        {
+            if (repository is { Length: > 0 } && ImageReference.TryParse(repository + ":latest", out var name, out _))
+            {
+                yield return name.Registry;
+            }
+        }
+        foreach (var push in build.GetSection("PushRegistries").GetChildren())
+        {
+            if (push.Value is { Length: > 0 } host)
+            {
+                yield return host;
+            }
+        }
+        if (configuration["Wave:Identity:DefaultPlatformEndpoint"] is { } endpoint && Uri.TryCreate(endpoint, UriKind.Absolute, out var uri))
+        {
+            yield return uri.Authority;
+        }
+    }
+}
