@@ -6,6 +6,9 @@
 #
 # Environment it sets for the tests:
 #   WAVE_TEST_ARM64_BUSYBOX_DEB  path of busybox-static's arm64 .deb (the base of arm64 test images)
+#   WAVE_TEST_KUBE_ASSETS        folder with kube-apiserver and kube-controller-manager v1.24 (and, in ../shared/kube,
+#                                start-kube.sh): as given, else ../shared/kube beside the repository, else
+#                                /work/shared/kube, else the release binaries downloaded from dl.k8s.io into the cache
 #   TMPDIR                       a folder of this run only; removed afterwards with everything in it
 #   WAVE_TEST_RUN_ID             a marker every process started by the tests inherits; whatever still carries it when
 #                                the tests are done is a leaked server, and is stopped
@@ -33,7 +36,7 @@ as_root() {
 
 packages=(
   docker-registry buildah skopeo docker.io redis-server rabbitmq-server postgresql squashfs-tools umoci
-  qemu-user-static binfmt-support busybox-static apache2-utils jq wrk chromium chromium-driver
+  qemu-user-static binfmt-support busybox-static apache2-utils jq wrk chromium chromium-driver etcd-server curl
 )
 # Installing these starts a system instance; the tests start private ones on free ports instead.
 services=(redis-server rabbitmq-server postgresql)
@@ -127,6 +130,45 @@ fetch_arm64_busybox() {
   fi
 }
 
+# The Kubernetes control plane of the tests (etcd comes from etcd-server above). No registry serves a Kubernetes
+# server; like envtest, the release binaries of the version the shared folder holds are downloaded when no folder has them.
+kube_version=v1.24.17
+provide_kube_assets() {
+  local dir
+  for dir in "${WAVE_TEST_KUBE_ASSETS:-}" "$repo/../shared/kube" /work/shared/kube; do
+    if [[ -n "$dir" && -x "$dir/kube-apiserver" && -x "$dir/kube-controller-manager" ]]; then
+      WAVE_TEST_KUBE_ASSETS=$(cd "$dir" && pwd -P)
+      export WAVE_TEST_KUBE_ASSETS
+      return 0
+    fi
+  done
+  local arch target="$cache_dir/kube/$kube_version"
+  case "$(uname -m)" in
+    x86_64) arch=amd64 ;;
+    aarch64) arch=arm64 ;;
+    *)
+      warn "no Kubernetes binaries for $(uname -m); the Kubernetes tests will fail"
+      return 0
+      ;;
+  esac
+  local binary url expected
+  for binary in kube-apiserver kube-controller-manager; do
+    [[ -x "$target/$binary" ]] && continue
+    mkdir -p "$target"
+    url="https://dl.k8s.io/release/$kube_version/bin/linux/$arch/$binary"
+    log "downloading $url"
+    if ! curl -fsSL --retry 3 -o "$target/$binary.part" "$url" || ! expected=$(curl -fsSL --retry 3 "$url.sha256") ||
+      [[ "$(sha256sum "$target/$binary.part" | cut -d' ' -f1)" != "$expected" ]]; then
+      rm -f "$target/$binary.part"
+      warn "could not download $binary $kube_version from dl.k8s.io; the Kubernetes tests will fail"
+      return 0
+    fi
+    chmod 755 "$target/$binary.part"
+    mv "$target/$binary.part" "$target/$binary"
+  done
+  export WAVE_TEST_KUBE_ASSETS="$target"
+}
+
 # RUN steps of arm64 builds execute through qemu-user-static.
 enable_arm64_emulation() {
   local dir=/proc/sys/fs/binfmt_misc
@@ -162,6 +204,7 @@ install_packages
 fetch_arm64_busybox
 enable_arm64_emulation
 add_postgres_to_path
+provide_kube_assets
 trap - EXIT
 
 # ---------------------------------------------------------------------------------------------------------------------

@@ -364,7 +364,8 @@ public static class KubernetesPublisher
                 Rule("batch", ["jobs"], ["create", "get", "list", "watch", "delete"]),
                 Rule("", ["pods"], ["get", "list", "watch"]),
                 Rule("", ["pods/log"], ["get"]),
-                Rule("", ["secrets"], ["create", "get", "delete"]),
+                // A restarted builder replaces (updates) the Secret and ConfigMap a dead one left.
+                Rule("", ["secrets", "configmaps"], ["create", "get", "update", "delete"]),
             },
         },
         new Dictionary<string, object>

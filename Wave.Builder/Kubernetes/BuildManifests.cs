@@ -2,166 +2,156 @@ using System.Text;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 
+using k8s.Models;
+
 using Wave.Core.Builds;
 using Wave.Core.Registry;
 
 namespace Wave.Builder.Kubernetes;
 
-/// <summary>The Secret, ConfigMap and Job of one build, as the JSON the API server takes. Pure functions.</summary>
+/// <summary>The Secret, ConfigMap and Job of one build, as KubernetesClient's models. Pure functions.</summary>
 public static partial class BuildManifests
 {
     /// <summary>A ConfigMap holds at most 1 MiB; the recipe must fit with room for the object's own fields.</summary>
     public const int MaxContextBytes = 1_000_000;
 
+    public const string DockerConfigKey = ".dockerconfigjson";
+
     private const string DockerHubConfigKey = "https://index.docker.io/v1/";
 
-    public static JsonObject Secret(KubernetesBuildNames names, string @namespace, BuildJob job, IReadOnlyDictionary<string, RegistryCredentials> credentials, KubernetesBuildOptions options)
+    public static V1Secret Secret(KubernetesBuildNames names, string @namespace, BuildJob job, IReadOnlyDictionary<string, RegistryCredentials> credentials, KubernetesBuildOptions options)
     {
         var auths = new JsonObject();
         foreach (var (registry, login) in credentials)
         {
-            auths[DockerConfigKey(registry)] = new JsonObject
+            auths[ConfigKeyOf(registry)] = new JsonObject
             {
                 ["username"] = login.Username,
                 ["password"] = login.Password,
                 ["auth"] = Convert.ToBase64String(Encoding.UTF8.GetBytes($"{login.Username}:{login.Password}")),
             };
         }
-        var dockerConfig = new JsonObject { ["auths"] = auths }.ToJsonString();
-        return new JsonObject
+        return new V1Secret
         {
-            ["apiVersion"] = "v1",
-            ["kind"] = "Secret",
-            ["metadata"] = Metadata(names.Secret, @namespace, names, job, options),
-            ["type"] = "kubernetes.io/dockerconfigjson",
-            ["data"] = new JsonObject { [".dockerconfigjson"] = Convert.ToBase64String(Encoding.UTF8.GetBytes(dockerConfig)) },
+            ApiVersion = "v1",
+            Kind = "Secret",
+            Metadata = Metadata(names.Secret, @namespace, names, job, options),
+            Type = "kubernetes.io/dockerconfigjson",
+            Data = new Dictionary<string, byte[]> { [DockerConfigKey] = Encoding.UTF8.GetBytes(new JsonObject { ["auths"] = auths }.ToJsonString()) },
         };
     }
 
     /// <summary>The Dockerfile under key <c>Dockerfile</c>, the context files under <c>context-N</c> (keys cannot hold '/').</summary>
     /// <exception cref="BuildContextException">A context path that escapes the workspace, or more than <see cref="MaxContextBytes"/>.</exception>
-    public static JsonObject ConfigMap(KubernetesBuildNames names, string @namespace, BuildJob job, KubernetesBuildOptions options)
+    public static V1ConfigMap ConfigMap(KubernetesBuildNames names, string @namespace, BuildJob job, KubernetesBuildOptions options)
     {
-        var data = new JsonObject { ["Dockerfile"] = job.Dockerfile };
+        var data = new Dictionary<string, string> { ["Dockerfile"] = job.Dockerfile };
         var size = Encoding.UTF8.GetByteCount(job.Dockerfile);
         foreach (var (key, (path, content)) in ContextEntries(job))
         {
             data[key] = content;
             size += Encoding.UTF8.GetByteCount(content) + path.Length;
         }
-        var binaryData = new JsonObject();
+        var binaryData = new Dictionary<string, byte[]>();
         foreach (var (key, (path, content)) in BinaryEntries(job))
         {
-            var encoded = Convert.ToBase64String(content);
-            binaryData[key] = encoded;
-            size += encoded.Length + path.Length;
+            binaryData[key] = content;
+            // Sent as base64.
+            size += (content.Length + 2) / 3 * 4 + path.Length;
         }
         if (size > MaxContextBytes)
         {
             throw new BuildContextException($"the Dockerfile and context files ({size} bytes) exceed the {MaxContextBytes} bytes a ConfigMap can hold");
         }
-        var configMap = new JsonObject
+        return new V1ConfigMap
         {
-            ["apiVersion"] = "v1",
-            ["kind"] = "ConfigMap",
-            ["metadata"] = Metadata(names.ConfigMap, @namespace, names, job, options),
-            ["data"] = data,
+            ApiVersion = "v1",
+            Kind = "ConfigMap",
+            Metadata = Metadata(names.ConfigMap, @namespace, names, job, options),
+            Data = data,
+            BinaryData = binaryData.Count > 0 ? binaryData : null,
         };
-        if (binaryData.Count > 0)
-        {
-            configMap["binaryData"] = binaryData;
-        }
-        return configMap;
     }
 
-    public static JsonObject Job(KubernetesBuildNames names, string @namespace, BuildJob job, KubernetesBuildOptions options)
+    public static V1Job Job(KubernetesBuildNames names, string @namespace, BuildJob job, KubernetesBuildOptions options)
     {
-        var container = new JsonObject
+        var container = new V1Container
         {
-            ["name"] = KubernetesBuildNames.ContainerName,
-            ["image"] = options.Image,
-            ["command"] = Strings(options.EffectiveCommand),
-            ["args"] = Strings(Arguments(job, options)),
-            ["env"] = Env(options),
-            ["volumeMounts"] = new JsonArray
-            {
-                new JsonObject { ["name"] = "workspace", ["mountPath"] = options.WorkspacePath, ["readOnly"] = true },
-                new JsonObject { ["name"] = "docker-config", ["mountPath"] = options.DockerConfigPath, ["readOnly"] = true },
-                new JsonObject { ["name"] = "buildkit-state", ["mountPath"] = "/home/user/.local/share/buildkit" },
-            },
+            Name = KubernetesBuildNames.ContainerName,
+            Image = options.Image,
+            Command = [.. options.EffectiveCommand],
+            Args = [.. Arguments(job, options)],
+            Env = Env(options),
+            VolumeMounts =
+            [
+                new V1VolumeMount { Name = "workspace", MountPath = options.WorkspacePath, ReadOnlyProperty = true },
+                new V1VolumeMount { Name = "docker-config", MountPath = options.DockerConfigPath, ReadOnlyProperty = true },
+                new V1VolumeMount { Name = "buildkit-state", MountPath = "/home/user/.local/share/buildkit" },
+            ],
         };
         if (options.Requests.Count > 0 || options.Limits.Count > 0)
         {
-            var resources = new JsonObject();
-            if (options.Requests.Count > 0)
+            container.Resources = new V1ResourceRequirements
             {
-                resources["requests"] = StringMap(options.Requests);
-            }
-            if (options.Limits.Count > 0)
-            {
-                resources["limits"] = StringMap(options.Limits);
-            }
-            container["resources"] = resources;
+                Requests = options.Requests.Count > 0 ? Quantities(options.Requests) : null,
+                Limits = options.Limits.Count > 0 ? Quantities(options.Limits) : null,
+            };
         }
         if (options.Rootless)
         {
-            container["securityContext"] = new JsonObject
+            container.SecurityContext = new V1SecurityContext
             {
-                ["runAsUser"] = 1000,
-                ["runAsGroup"] = 1000,
-                ["seccompProfile"] = new JsonObject { ["type"] = "Unconfined" },
-                ["appArmorProfile"] = new JsonObject { ["type"] = "Unconfined" },
+                RunAsUser = 1000,
+                RunAsGroup = 1000,
+                SeccompProfile = new V1SeccompProfile { Type = "Unconfined" },
+                AppArmorProfile = new V1AppArmorProfile { Type = "Unconfined" },
             };
         }
 
-        var podSpec = new JsonObject
+        var podSpec = new V1PodSpec
         {
-            ["restartPolicy"] = "Never",
-            ["nodeSelector"] = StringMap(NodeSelector(job.Platform, options)),
-            ["containers"] = new JsonArray { container },
-            ["volumes"] = new JsonArray
-            {
-                new JsonObject { ["name"] = "workspace", ["configMap"] = new JsonObject { ["name"] = names.ConfigMap, ["items"] = WorkspaceItems(job) } },
-                new JsonObject
+            RestartPolicy = "Never",
+            NodeSelector = new Dictionary<string, string>(NodeSelector(job.Platform, options)),
+            Containers = [container],
+            Volumes =
+            [
+                new V1Volume { Name = "workspace", ConfigMap = new V1ConfigMapVolumeSource { Name = names.ConfigMap, Items = WorkspaceItems(job) } },
+                new V1Volume
                 {
-                    ["name"] = "docker-config",
-                    ["secret"] = new JsonObject
-                    {
-                        ["secretName"] = names.Secret,
-                        ["items"] = new JsonArray { new JsonObject { ["key"] = ".dockerconfigjson", ["path"] = "config.json" } },
-                    },
+                    Name = "docker-config",
+                    Secret = new V1SecretVolumeSource { SecretName = names.Secret, Items = [new V1KeyToPath { Key = DockerConfigKey, Path = "config.json" }] },
                 },
-                new JsonObject { ["name"] = "buildkit-state", ["emptyDir"] = new JsonObject() },
-            },
+                new V1Volume { Name = "buildkit-state", EmptyDir = new V1EmptyDirVolumeSource() },
+            ],
         };
         if (options.ServiceAccountName is { Length: > 0 } serviceAccount)
         {
-            podSpec["serviceAccountName"] = serviceAccount;
+            podSpec.ServiceAccountName = serviceAccount;
         }
         else
         {
             // The build needs no access to the API: do not hand it the default account's token.
-            podSpec["automountServiceAccountToken"] = false;
+            podSpec.AutomountServiceAccountToken = false;
         }
 
-        var podMetadata = new JsonObject { ["labels"] = Labels(names, job, options) };
+        var podMetadata = new V1ObjectMeta { Labels = Labels(names, job, options) };
         if (options.Rootless)
         {
             // The pre-1.30 way to lift AppArmor, which BuildKit's rootless examples still use; newer servers accept both.
-            podMetadata["annotations"] = new JsonObject { [$"container.apparmor.security.beta.kubernetes.io/{KubernetesBuildNames.ContainerName}"] = "unconfined" };
+            podMetadata.Annotations = new Dictionary<string, string> { [$"container.apparmor.security.beta.kubernetes.io/{KubernetesBuildNames.ContainerName}"] = "unconfined" };
         }
 
-        return new JsonObject
+        return new V1Job
         {
-            ["apiVersion"] = "batch/v1",
-            ["kind"] = "Job",
-            ["metadata"] = Metadata(names.Job, @namespace, names, job, options),
-            ["spec"] = new JsonObject
+            ApiVersion = "batch/v1",
+            Kind = "Job",
+            Metadata = Metadata(names.Job, @namespace, names, job, options),
+            Spec = new V1JobSpec
             {
-                ["backoffLimit"] = 0,
-                ["activeDeadlineSeconds"] = (long)Math.Ceiling(Math.Max(1, job.Timeout.TotalSeconds)),
-                ["ttlSecondsAfterFinished"] = options.TtlSecondsAfterFinished,
-                ["template"] = new JsonObject { ["metadata"] = podMetadata, ["spec"] = podSpec },
+                BackoffLimit = 0,
+                ActiveDeadlineSeconds = (long)Math.Ceiling(Math.Max(1, job.Timeout.TotalSeconds)),
+                TtlSecondsAfterFinished = options.TtlSecondsAfterFinished,
+                Template = new V1PodTemplateSpec { Metadata = podMetadata, Spec = podSpec },
             },
         };
     }
@@ -188,29 +178,22 @@ public static partial class BuildManifests
         return new Dictionary<string, string> { ["kubernetes.io/arch"] = architecture };
     }
 
-    private static JsonArray Env(KubernetesBuildOptions options)
+    private static List<V1EnvVar> Env(KubernetesBuildOptions options)
     {
-        var env = new JsonArray { new JsonObject { ["name"] = "DOCKER_CONFIG", ["value"] = options.DockerConfigPath } };
+        List<V1EnvVar> env = [new V1EnvVar { Name = "DOCKER_CONFIG", Value = options.DockerConfigPath }];
         if (options.Rootless)
         {
-            env.Add(new JsonObject { ["name"] = "BUILDKITD_FLAGS", ["value"] = "--oci-worker-no-process-sandbox" });
+            env.Add(new V1EnvVar { Name = "BUILDKITD_FLAGS", Value = "--oci-worker-no-process-sandbox" });
         }
         return env;
     }
 
-    private static JsonArray WorkspaceItems(BuildJob job)
-    {
-        var items = new JsonArray { new JsonObject { ["key"] = "Dockerfile", ["path"] = "Dockerfile" } };
-        foreach (var (key, (path, _)) in ContextEntries(job))
-        {
-            items.Add(new JsonObject { ["key"] = key, ["path"] = path });
-        }
-        foreach (var (key, (path, _)) in BinaryEntries(job))
-        {
-            items.Add(new JsonObject { ["key"] = key, ["path"] = path });
-        }
-        return items;
-    }
+    private static List<V1KeyToPath> WorkspaceItems(BuildJob job) =>
+    [
+        new V1KeyToPath { Key = "Dockerfile", Path = "Dockerfile" },
+        .. ContextEntries(job).Select(entry => new V1KeyToPath { Key = entry.Key, Path = entry.Value.Path }),
+        .. BinaryEntries(job).Select(entry => new V1KeyToPath { Key = entry.Key, Path = entry.Value.Path }),
+    ];
 
     /// <summary>Binary context files (frozen layers) under keys <c>binary-N</c> of the ConfigMap's <c>binaryData</c>.</summary>
     private static IEnumerable<KeyValuePair<string, (string Path, byte[] Content)>> BinaryEntries(BuildJob job)
@@ -249,18 +232,20 @@ public static partial class BuildManifests
         }
     }
 
-    private static JsonObject Metadata(string name, string @namespace, KubernetesBuildNames names, BuildJob job, KubernetesBuildOptions options) => new()
+    private static V1ObjectMeta Metadata(string name, string @namespace, KubernetesBuildNames names, BuildJob job, KubernetesBuildOptions options) => new()
     {
-        ["name"] = name,
-        ["namespace"] = @namespace,
-        ["labels"] = Labels(names, job, options),
+        Name = name,
+        NamespaceProperty = @namespace,
+        Labels = Labels(names, job, options),
     };
 
-    private static JsonObject Labels(KubernetesBuildNames names, BuildJob job, KubernetesBuildOptions options)
+    private static Dictionary<string, string> Labels(KubernetesBuildNames names, BuildJob job, KubernetesBuildOptions options)
     {
-        var labels = StringMap(options.Labels);
-        labels["app.kubernetes.io/managed-by"] = "wave";
-        labels[KubernetesBuildNames.BuildIdLabelKey] = names.BuildIdLabel;
+        var labels = new Dictionary<string, string>(options.Labels)
+        {
+            ["app.kubernetes.io/managed-by"] = "wave",
+            [KubernetesBuildNames.BuildIdLabelKey] = names.BuildIdLabel,
+        };
         if (LabelValue().IsMatch(job.ContainerId))
         {
             labels["wave.seqera.io/container-id"] = job.ContainerId;
@@ -268,20 +253,11 @@ public static partial class BuildManifests
         return labels;
     }
 
-    private static string DockerConfigKey(string registry) =>
+    private static string ConfigKeyOf(string registry) =>
         registry is "docker.io" or "index.docker.io" or "registry-1.docker.io" ? DockerHubConfigKey : registry;
 
-    private static JsonArray Strings(IEnumerable<string> values) => [.. values.Select(v => (JsonNode)v)];
-
-    private static JsonObject StringMap(IEnumerable<KeyValuePair<string, string>> values)
-    {
-        var map = new JsonObject();
-        foreach (var (key, value) in values)
-        {
-            map[key] = value;
-        }
-        return map;
-    }
+    private static Dictionary<string, ResourceQuantity> Quantities(Dictionary<string, string> values) =>
+        values.ToDictionary(v => v.Key, v => new ResourceQuantity(v.Value));
 
     [GeneratedRegex("^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$")]
     private static partial Regex LabelValue();

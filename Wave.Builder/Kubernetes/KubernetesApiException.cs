@@ -1,10 +1,17 @@
 using System.Net;
+using System.Text.Json;
+
+using k8s;
+using k8s.Autorest;
+using k8s.Models;
 
 namespace Wave.Builder.Kubernetes;
 
 /// <summary>
-/// The API server refused a request. <see cref="Reason"/> and the server's message come from the Status object it
-/// answered with (e.g. <c>Forbidden</c>, <c>AlreadyExists</c>, <c>NotFound</c>, <c>Expired</c>).
+/// The API server refused a request of a build. KubernetesClient reports it as an <see cref="HttpOperationException"/>
+/// whose message is only the status code and whose <c>Request</c> holds the request body (for a Secret: the
+/// credentials). This says what was asked (verb, resource, namespace, name) and what the server's Status object
+/// answered, and keeps nothing of the request.
 /// </summary>
 public sealed class KubernetesApiException : Exception
 {
@@ -31,7 +38,24 @@ public sealed class KubernetesApiException : Exception
 
     public bool IsAlreadyExists => StatusCode == HttpStatusCode.Conflict && (Reason is null or "AlreadyExists");
     public bool IsNotFound => StatusCode == HttpStatusCode.NotFound;
-    public bool IsGone => StatusCode == HttpStatusCode.Gone;
+
+    /// <summary>The refusal <paramref name="error"/> reports, described as the request <paramref name="verb"/> on the object.</summary>
+    public static KubernetesApiException From(HttpOperationException error, string verb, string resource, string @namespace, string? name = null)
+    {
+        var body = error.Response?.Content ?? "";
+        V1Status? status = null;
+        try
+        {
+            status = body.StartsWith('{') ? KubernetesJson.Deserialize<V1Status>(body) : null;
+        }
+        catch (JsonException)
+        {
+            // Not a Status object (a proxy in front of the API server, say): the text is the message.
+        }
+        var code = status?.Code is { } c ? (HttpStatusCode)c : error.Response?.StatusCode ?? HttpStatusCode.InternalServerError;
+        var message = status?.Message ?? (body.Length <= 500 ? body : body[..500] + "…");
+        return new KubernetesApiException(code, status?.Reason, message, verb, resource, @namespace, name);
+    }
 
     private static string Describe(HttpStatusCode statusCode, string? reason, string serverMessage, string verb, string resource, string @namespace, string? name)
     {

@@ -1,5 +1,9 @@
-using System.Diagnostics;
-using System.Text.Json.Nodes;
+using System.Net;
+using System.Text;
+
+using k8s;
+using k8s.Autorest;
+using k8s.Models;
 
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -13,7 +17,8 @@ namespace Wave.Builder.Kubernetes;
 /// <summary>
 /// Runs a build as one Kubernetes Job: a Secret with the push credentials, a ConfigMap with the recipe, a Job that
 /// runs the builder image (BuildKit rootless by default) with both mounted. Watches the Job to its end, streams the
-/// pod's log into the sink, and deletes all three objects afterwards, whatever happened.
+/// pod's log into the sink, and deletes all three objects afterwards, whatever happened. KubernetesClient does the
+/// talking.
 /// </summary>
 /// <remarks>
 /// A builder restarted in the middle of a build runs the same buildId again. Object names derive from the buildId,
@@ -22,7 +27,7 @@ namespace Wave.Builder.Kubernetes;
 /// instead of building twice.
 /// </remarks>
 public sealed class KubernetesBuildBackend(
-    KubernetesApiClient client,
+    KubernetesBuildCluster cluster,
     IOptions<KubernetesBuildOptions> options,
     ILogger<KubernetesBuildBackend>? logger = null,
     TimeProvider? timeProvider = null) : IBuildBackend
@@ -31,15 +36,18 @@ public sealed class KubernetesBuildBackend(
     private readonly KubernetesBuildOptions _options = options.Value;
     private readonly ILogger _logger = logger ?? NullLogger<KubernetesBuildBackend>.Instance;
     private readonly TimeProvider _time = timeProvider ?? TimeProvider.System;
+    private IKubernetes Client => cluster.Client;
 
-    public string Namespace => _options.Namespace is { Length: > 0 } ns ? ns : client.Connection.Namespace;
+    public string Namespace => cluster.Namespace;
 
     public async Task<BuildOutcome> RunAsync(BuildJob job, IReadOnlyDictionary<string, RegistryCredentials> pushCredentials, IBuildLogSink log, CancellationToken cancellationToken)
     {
         var started = _time.GetTimestamp();
         var ns = Namespace;
         var names = KubernetesBuildNames.For(job.BuildId);
-        JsonObject secret, configMap, jobManifest;
+        V1Secret secret;
+        V1ConfigMap configMap;
+        V1Job jobManifest;
         try
         {
             secret = BuildManifests.Secret(names, ns, job, pushCredentials, _options);
@@ -54,9 +62,13 @@ public sealed class KubernetesBuildBackend(
 
         try
         {
-            await client.CreateOrReplaceAsync(KubernetesResource.Secrets, ns, secret, cancellationToken);
-            await client.CreateOrReplaceAsync(KubernetesResource.ConfigMaps, ns, configMap, cancellationToken);
-            var (created, isNew) = await client.CreateOrGetAsync(KubernetesResource.Jobs, ns, jobManifest, cancellationToken);
+            await CreateOrReplaceAsync("secrets", ns, names.Secret,
+                ct => Client.CoreV1.CreateNamespacedSecretAsync(secret, ns, cancellationToken: ct),
+                ct => Client.CoreV1.ReplaceNamespacedSecretAsync(secret, names.Secret, ns, cancellationToken: ct), cancellationToken);
+            await CreateOrReplaceAsync("configmaps", ns, names.ConfigMap,
+                ct => Client.CoreV1.CreateNamespacedConfigMapAsync(configMap, ns, cancellationToken: ct),
+                ct => Client.CoreV1.ReplaceNamespacedConfigMapAsync(configMap, names.ConfigMap, ns, cancellationToken: ct), cancellationToken);
+            var (created, isNew) = await CreateOrGetJobAsync(ns, jobManifest, cancellationToken);
             _logger.LogInformation("Build {BuildId} runs as Kubernetes Job {Namespace}/{Job}{Reused}", job.BuildId, ns, names.Job, isNew ? "" : " (reusing the existing Job)");
             return await FollowAsync(job, ns, names, created, log, started, cancellationToken);
         }
@@ -66,7 +78,65 @@ public sealed class KubernetesBuildBackend(
         }
     }
 
-    private async Task<BuildOutcome> FollowAsync(BuildJob job, string ns, KubernetesBuildNames names, JsonObject created, IBuildLogSink log, long started, CancellationToken cancellationToken)
+    private static async Task<T> CallAsync<T>(string verb, string resource, string ns, string? name, Func<Task<T>> call)
+    {
+        try
+        {
+            return await call();
+        }
+        catch (HttpOperationException e)
+        {
+            throw KubernetesApiException.From(e, verb, resource, ns, name);
+        }
+    }
+
+    private static async Task CreateOrReplaceAsync<T>(string resource, string ns, string name, Func<CancellationToken, Task<T>> create, Func<CancellationToken, Task<T>> replace, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await CallAsync("create", resource, ns, name, () => create(cancellationToken));
+        }
+        catch (KubernetesApiException e) when (e.IsAlreadyExists)
+        {
+            // Left by a builder that died during this build: its content may be stale (rotated credentials).
+            await CallAsync("replace", resource, ns, name, () => replace(cancellationToken));
+        }
+    }
+
+    /// <summary>Creates the Job, or returns the one a previous run of this build created (its pod template is immutable).</summary>
+    private async Task<(V1Job Job, bool IsNew)> CreateOrGetJobAsync(string ns, V1Job job, CancellationToken cancellationToken)
+    {
+        var name = job.Metadata.Name;
+        while (true)
+        {
+            try
+            {
+                return (await CallAsync("create", "jobs", ns, name, () => Client.BatchV1.CreateNamespacedJobAsync(job, ns, cancellationToken: cancellationToken)), true);
+            }
+            catch (KubernetesApiException e) when (e.IsAlreadyExists)
+            {
+                if (await GetJobAsync(ns, name, cancellationToken) is { } existing)
+                {
+                    return (existing, false);
+                }
+                // Deleted between the create and the read: create it after all.
+            }
+        }
+    }
+
+    private async Task<V1Job?> GetJobAsync(string ns, string name, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await CallAsync("get", "jobs", ns, name, () => Client.BatchV1.ReadNamespacedJobAsync(name, ns, cancellationToken: cancellationToken));
+        }
+        catch (KubernetesApiException e) when (e.IsNotFound)
+        {
+            return null;
+        }
+    }
+
+    private async Task<BuildOutcome> FollowAsync(BuildJob job, string ns, KubernetesBuildNames names, V1Job created, IBuildLogSink log, long started, CancellationToken cancellationToken)
     {
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         deadline.CancelAfter(job.Timeout + _options.DeadlineGrace);
@@ -109,29 +179,96 @@ public sealed class KubernetesBuildBackend(
             // The follower stopped at our own deadline; what it collected is kept.
         }
 
-        var exit = await ExitOfBuildContainerAsync(ns, names, cancellationToken);
+        var exit = ExitOf(Newest(await ListPodsAsync(ns, names, cancellationToken)));
         var duration = _time.GetElapsedTime(started);
         if (end.Succeeded)
         {
-            return new BuildOutcome(true, exit?.Code ?? 0, collector.ImageDigest, null, duration);
+            return new BuildOutcome(true, exit?.ExitCode ?? 0, collector.ImageDigest, null, duration);
         }
         var reason = end.Reason == "DeadlineExceeded"
             ? "timed out"
-            : exit is { Code: not 0 } ? $"exit code {exit.Code}" : $"{end.Reason}: {end.Message}".Trim(' ', ':');
+            : exit is { ExitCode: not 0 } ? $"exit code {exit.ExitCode}" : $"{end.Reason}: {end.Message}".Trim(' ', ':');
         await log.AppendAsync($"Build failed: {reason}\n", cancellationToken);
-        return new BuildOutcome(false, exit?.Code, null, reason, duration);
+        return new BuildOutcome(false, exit?.ExitCode, null, reason, duration);
     }
 
-    private async Task<JobEnd> WaitForEndAsync(string ns, JsonObject created, CancellationToken cancellationToken)
+    /// <summary>
+    /// Watches the Job from the version it was created (or found) at until it ends. A watch the server closes (after
+    /// <see cref="KubernetesBuildOptions.WatchTimeout"/>) is opened again from the last version seen; one that breaks or
+    /// reports an error (410 Expired) reads the Job again first; one the server refuses (403, 405) turns into polling.
+    /// </summary>
+    private async Task<JobEnd> WaitForEndAsync(string ns, V1Job job, CancellationToken cancellationToken)
     {
-        await foreach (var job in client.ObserveAsync(KubernetesResource.Jobs, ns, created, _options.PollInterval, cancellationToken))
+        var name = job.Metadata.Name;
+        if (JobEnd.Of(job) is { } ended)
         {
-            if (JobEnd.Of(job) is { } end)
+            return ended;
+        }
+        var resourceVersion = job.Metadata.ResourceVersion;
+        var polling = false;
+        while (true)
+        {
+            if (polling || resourceVersion is null)
             {
-                return end;
+                var current = await GetJobAsync(ns, name, cancellationToken) ?? throw Deleted(ns, name);
+                if (JobEnd.Of(current) is { } end)
+                {
+                    return end;
+                }
+                resourceVersion = current.Metadata.ResourceVersion;
+                if (polling)
+                {
+                    await Task.Delay(_options.PollInterval, _time, cancellationToken);
+                    continue;
+                }
+            }
+
+            Exception? streamError = null;
+            var received = 0;
+            try
+            {
+                await foreach (var (type, item) in Client.BatchV1.WatchListNamespacedJobAsync(ns,
+                    fieldSelector: $"metadata.name={name}", resourceVersion: resourceVersion, allowWatchBookmarks: true,
+                    timeoutSeconds: (int)Math.Max(1, _options.WatchTimeout.TotalSeconds),
+                    onError: e => streamError ??= e, cancellationToken: cancellationToken))
+                {
+                    received++;
+                    resourceVersion = item?.Metadata?.ResourceVersion ?? resourceVersion;
+                    switch (type)
+                    {
+                        case WatchEventType.Added or WatchEventType.Modified when JobEnd.Of(item!) is { } end:
+                            return end;
+                        case WatchEventType.Deleted:
+                            throw Deleted(ns, name);
+                    }
+                }
+            }
+            catch (HttpOperationException e) when (e.Response?.StatusCode is HttpStatusCode.Forbidden or HttpStatusCode.MethodNotAllowed)
+            {
+                _logger.LogWarning("Not allowed to watch Job {Namespace}/{Job} ({Status}); polling it every {Interval} instead", ns, name, e.Response.StatusCode, _options.PollInterval);
+                polling = true;
+                continue;
+            }
+            catch (HttpOperationException e)
+            {
+                throw KubernetesApiException.From(e, "watch", "jobs", ns, name);
+            }
+            catch (Exception e) when (e is HttpRequestException or IOException && !cancellationToken.IsCancellationRequested)
+            {
+                streamError = e;
+            }
+            if (streamError is not null)
+            {
+                // Expired (410) or broken: the version may be gone from the server's history; read the Job again.
+                _logger.LogDebug("The watch of Job {Namespace}/{Job} ended with {Error}; reading it again", ns, name, streamError.Message);
+                resourceVersion = null;
+            }
+            if (streamError is not null || received == 0)
+            {
+                // A server that closes watches at once must not be hammered.
+                await Task.Delay(_options.PollInterval, _time, cancellationToken);
             }
         }
-        throw new UnreachableException("ObserveAsync only ends by throwing.");
     }
 
     /// <summary>Waits for the build container to start, then follows its log to the end.</summary>
@@ -142,21 +279,33 @@ public sealed class KubernetesBuildBackend(
         while (true)
         {
             var ended = jobEnded.IsCancellationRequested;
-            var pod = Newest(await client.ListPodsAsync(ns, names.PodSelector, cancellationToken));
+            var pod = Newest(await ListPodsAsync(ns, names, cancellationToken));
             if (pod is not null && ContainerState(pod) is "running" or "terminated")
             {
-                var podName = pod["metadata"]!["name"]!.GetValue<string>();
                 try
                 {
-                    await foreach (var line in client.ReadLogAsync(ns, podName, KubernetesBuildNames.ContainerName, follow: true, cancellationToken))
+                    await using var stream = await Client.CoreV1.ReadNamespacedPodLogAsync(pod.Metadata.Name, ns, container: KubernetesBuildNames.ContainerName, follow: true, cancellationToken: cancellationToken);
+                    using var reader = new StreamReader(stream, Encoding.UTF8);
+                    while (await reader.ReadLineAsync(cancellationToken) is { } line)
                     {
                         await collector.AppendAsync(line, cancellationToken);
                     }
                     return;
                 }
-                catch (KubernetesApiException e) when (e.StatusCode == System.Net.HttpStatusCode.BadRequest && !ended)
+                catch (HttpOperationException e) when (e.Response?.StatusCode == HttpStatusCode.BadRequest && !ended)
                 {
                     // "container is waiting to start" races with the status we saw: look again.
+                }
+                catch (HttpOperationException e) when (e.Response?.StatusCode == HttpStatusCode.BadRequest)
+                {
+                    // The Job ended and the container's log still cannot be read (it never started): nothing to show.
+                    await collector.AppendAsync($"[the log of pod {pod.Metadata.Name} could not be read: {KubernetesApiException.From(e, "read the log of", "pods", ns, pod.Metadata.Name).ServerMessage}]", cancellationToken);
+                    return;
+                }
+                catch (HttpOperationException e)
+                {
+                    // Not allowed (RBAC) or broken: the build cannot be followed, say so rather than report a silent build.
+                    throw KubernetesApiException.From(e, "read the log of", "pods", ns, pod.Metadata.Name);
                 }
                 catch (Exception e) when (e is HttpRequestException or IOException)
                 {
@@ -180,67 +329,74 @@ public sealed class KubernetesBuildBackend(
         }
     }
 
-    private async Task<ContainerExit?> ExitOfBuildContainerAsync(string ns, KubernetesBuildNames names, CancellationToken cancellationToken)
-    {
-        var pod = Newest(await client.ListPodsAsync(ns, names.PodSelector, cancellationToken));
-        var terminated = BuildContainerStatus(pod)?["state"]?["terminated"];
-        return terminated?["exitCode"] is JsonValue code && code.TryGetValue<int>(out var exitCode)
-            ? new ContainerExit(exitCode, terminated["reason"]?.GetValue<string>())
-            : null;
-    }
+    private async Task<IList<V1Pod>> ListPodsAsync(string ns, KubernetesBuildNames names, CancellationToken cancellationToken) =>
+        (await CallAsync("list", "pods", ns, null, () => Client.CoreV1.ListNamespacedPodAsync(ns, labelSelector: names.PodSelector, cancellationToken: cancellationToken))).Items;
 
     /// <summary>Deletes the Job (its pods in the background), the Secret and the ConfigMap, even after a cancellation.</summary>
     private async Task CleanUpAsync(string ns, KubernetesBuildNames names)
     {
         using var timeout = new CancellationTokenSource(CleanupTimeout);
-        foreach (var (resource, name, propagation) in new[]
+        var deletions = new (string Resource, string Name, Func<CancellationToken, Task> Delete)[]
         {
-            (KubernetesResource.Jobs, names.Job, (string?)"Background"),
-            (KubernetesResource.Secrets, names.Secret, null),
-            (KubernetesResource.ConfigMaps, names.ConfigMap, null),
-        })
+            // Without a propagation policy the Job's pods would be orphaned.
+            ("jobs", names.Job, ct => Client.BatchV1.DeleteNamespacedJobAsync(names.Job, ns, propagationPolicy: "Background", cancellationToken: ct)),
+            ("secrets", names.Secret, ct => Client.CoreV1.DeleteNamespacedSecretAsync(names.Secret, ns, cancellationToken: ct)),
+            ("configmaps", names.ConfigMap, ct => Client.CoreV1.DeleteNamespacedConfigMapAsync(names.ConfigMap, ns, cancellationToken: ct)),
+        };
+        foreach (var (resource, name, delete) in deletions)
         {
             try
             {
-                await client.DeleteAsync(resource, ns, name, propagation, timeout.Token);
+                await delete(timeout.Token);
             }
-            catch (Exception e) when (e is KubernetesApiException or HttpRequestException or TimeoutException or OperationCanceledException)
+            catch (HttpOperationException e) when (e.Response?.StatusCode == HttpStatusCode.NotFound)
             {
-                _logger.LogWarning("Could not delete {Kind} {Namespace}/{Name} after the build: {Error}", resource.Kind, ns, name, e.Message);
+                // Already gone.
+            }
+            catch (Exception e) when (e is HttpOperationException or HttpRequestException or IOException or OperationCanceledException)
+            {
+                var reason = e is HttpOperationException refused ? KubernetesApiException.From(refused, "delete", resource, ns, name).Message : e.Message;
+                _logger.LogWarning("Could not delete {Resource} {Namespace}/{Name} after the build: {Error}", resource, ns, name, reason);
             }
         }
     }
 
-    private static JsonObject? Newest(IReadOnlyList<JsonObject> pods) =>
-        pods.OrderByDescending(p => p["metadata"]?["creationTimestamp"]?.GetValue<string>() ?? "", StringComparer.Ordinal).FirstOrDefault();
+    private static KubernetesApiException Deleted(string ns, string name) =>
+        new(HttpStatusCode.NotFound, "NotFound", $"Job {name} was deleted while being watched", "watch", "jobs", ns, name);
 
-    private static JsonObject? BuildContainerStatus(JsonObject? pod) =>
-        (pod?["status"]?["containerStatuses"] as JsonArray)?.OfType<JsonObject>()
-            .FirstOrDefault(s => s["name"]?.GetValue<string>() == KubernetesBuildNames.ContainerName);
+    private static V1Pod? Newest(IEnumerable<V1Pod> pods) =>
+        pods.OrderByDescending(p => p.Metadata.CreationTimestamp ?? DateTime.MinValue).FirstOrDefault();
 
-    private static string? ContainerState(JsonObject pod) =>
-        (BuildContainerStatus(pod)?["state"] as JsonObject)?.Select(p => p.Key).FirstOrDefault(k => k is "running" or "terminated" or "waiting");
+    private static V1ContainerStatus? BuildContainerStatus(V1Pod? pod) =>
+        pod?.Status?.ContainerStatuses?.FirstOrDefault(s => s.Name == KubernetesBuildNames.ContainerName);
 
-    private sealed record ContainerExit(int Code, string? Reason);
+    private static string? ContainerState(V1Pod pod) => BuildContainerStatus(pod)?.State switch
+    {
+        { Terminated: not null } => "terminated",
+        { Running: not null } => "running",
+        { Waiting: not null } => "waiting",
+        _ => null,
+    };
+
+    private static V1ContainerStateTerminated? ExitOf(V1Pod? pod) => BuildContainerStatus(pod)?.State?.Terminated;
 
     /// <summary>A Job's end as its conditions tell it: <c>Complete</c> or <c>Failed</c> with status True.</summary>
     private sealed record JobEnd(bool Succeeded, string? Reason, string? Message)
     {
-        public static JobEnd? Of(JsonObject job)
+        public static JobEnd? Of(V1Job job)
         {
-            var conditions = (job["status"]?["conditions"] as JsonArray)?.OfType<JsonObject>() ?? [];
-            foreach (var condition in conditions)
+            foreach (var condition in job.Status?.Conditions ?? [])
             {
-                if (condition["status"]?.GetValue<string>() != "True")
+                if (condition.Status != "True")
                 {
                     continue;
                 }
-                switch (condition["type"]?.GetValue<string>())
+                switch (condition.Type)
                 {
                     case "Complete":
                         return new JobEnd(true, null, null);
                     case "Failed":
-                        return new JobEnd(false, condition["reason"]?.GetValue<string>(), condition["message"]?.GetValue<string>());
+                        return new JobEnd(false, condition.Reason, condition.Message);
                 }
             }
             return null;

@@ -1,3 +1,8 @@
+using System.Security.Cryptography.X509Certificates;
+
+using k8s;
+using k8s.Authentication;
+
 namespace Wave.Builder.Kubernetes;
 
 /// <summary>
@@ -8,6 +13,9 @@ namespace Wave.Builder.Kubernetes;
 public sealed class KubernetesBuildOptions
 {
     public const string Section = "Wave:Build:Kubernetes";
+
+    /// <summary>Where Kubernetes mounts a pod's service-account token, CA and namespace.</summary>
+    public const string DefaultServiceAccountPath = "/var/run/secrets/kubernetes.io/serviceaccount";
 
     public static IReadOnlyList<string> DefaultCommand { get; } = ["buildctl-daemonless.sh"];
 
@@ -34,7 +42,8 @@ public sealed class KubernetesBuildOptions
     /// <summary>The kubeconfig context; null means its current-context.</summary>
     public string? Context { get; set; }
 
-    public string ServiceAccountPath { get; set; } = InClusterConfig.DefaultServiceAccountPath;
+    /// <summary>In-cluster: the folder with the service account's <c>token</c>, <c>ca.crt</c> and <c>namespace</c>.</summary>
+    public string ServiceAccountPath { get; set; } = DefaultServiceAccountPath;
 
     /// <summary>The namespace builds run in; null means the service account's or the context's namespace.</summary>
     public string? Namespace { get; set; }
@@ -87,24 +96,74 @@ public sealed class KubernetesBuildOptions
     /// <summary>How long the log is still read after the Job ended.</summary>
     public TimeSpan LogDrainTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>Timeout of one API request (not of a watch or a followed log).</summary>
     public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How long the API server keeps one watch of the Job open before Wave watches again from where it was.</summary>
+    public TimeSpan WatchTimeout { get; set; } = TimeSpan.FromMinutes(5);
 
     internal IReadOnlyList<string> EffectiveCommand => Command is { Count: > 0 } ? Command : DefaultCommand;
     internal IReadOnlyList<string> EffectiveArgs => Args is { Count: > 0 } ? Args : DefaultArgs;
     internal IReadOnlyList<string> EffectiveCacheArgs => CacheArgs is { Count: > 0 } ? CacheArgs : DefaultCacheArgs;
 
-    /// <summary>The connection these options describe (reads the kubeconfig or the service-account files).</summary>
-    public KubernetesConnection LoadConnection(Func<string, string?>? environment = null)
+    /// <summary>
+    /// The client configuration these options describe: a kubeconfig file and context (KubernetesClient reads it:
+    /// certificates, tokens, exec plugins), or the pod's own service account.
+    /// </summary>
+    /// <param name="environment">Reads an environment variable; the process environment when null.</param>
+    public KubernetesClientConfiguration LoadConfiguration(Func<string, string?>? environment = null)
     {
-        var connection = Connection.ToLowerInvariant() switch
+        environment ??= Environment.GetEnvironmentVariable;
+        var configuration = Connection.ToLowerInvariant() switch
         {
-            "in-cluster" => InClusterConfig.Load(ServiceAccountPath, environment),
-            "kubeconfig" => KubeConfig.Load(Kubeconfig ?? KubeConfig.DefaultPath(environment), Context),
-            "auto" => InClusterConfig.IsAvailable(environment) && Kubeconfig is null
-                ? InClusterConfig.Load(ServiceAccountPath, environment)
-                : KubeConfig.Load(Kubeconfig ?? KubeConfig.DefaultPath(environment), Context),
+            "in-cluster" => InCluster(environment),
+            "kubeconfig" => FromKubeconfig(),
+            "auto" => Kubeconfig is null && IsInCluster(environment) ? InCluster(environment) : FromKubeconfig(),
             _ => throw new InvalidOperationException($"{Section}:Connection must be auto, in-cluster or kubeconfig, not '{Connection}'."),
         };
-        return Namespace is { Length: > 0 } ns ? connection with { Namespace = ns } : connection;
+        configuration.HttpClientTimeout = RequestTimeout;
+        if (Namespace is { Length: > 0 } ns)
+        {
+            configuration.Namespace = ns;
+        }
+        return configuration;
+    }
+
+    private KubernetesClientConfiguration FromKubeconfig() =>
+        KubernetesClientConfiguration.BuildConfigFromConfigFile(Kubeconfig, currentContext: Context);
+
+    private bool IsInCluster(Func<string, string?> environment) =>
+        !string.IsNullOrEmpty(environment("KUBERNETES_SERVICE_HOST")) && !string.IsNullOrEmpty(environment("KUBERNETES_SERVICE_PORT"))
+        && File.Exists(Path.Combine(ServiceAccountPath, "token"));
+
+    /// <summary>
+    /// What <see cref="KubernetesClientConfiguration.InClusterConfig"/> does, from the package's own pieces, for a
+    /// service-account folder that is an option here (the package reads only the default path and the process
+    /// environment). <see cref="TokenFileAuth"/> reads the token again every minute, so a rotated token is picked up.
+    /// </summary>
+    private KubernetesClientConfiguration InCluster(Func<string, string?> environment)
+    {
+        var host = environment("KUBERNETES_SERVICE_HOST");
+        var port = environment("KUBERNETES_SERVICE_PORT");
+        if (string.IsNullOrEmpty(host) || string.IsNullOrEmpty(port))
+        {
+            throw new InvalidOperationException($"{Section}:Connection is in-cluster, but KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT are not set: Wave is not running in a pod.");
+        }
+        var token = Path.Combine(ServiceAccountPath, "token");
+        var authority = Path.Combine(ServiceAccountPath, "ca.crt");
+        if (!File.Exists(token) || !File.Exists(authority))
+        {
+            throw new InvalidOperationException($"{Section}:Connection is in-cluster, but {ServiceAccountPath} holds no service-account token and ca.crt (automountServiceAccountToken off?).");
+        }
+        var namespaceFile = Path.Combine(ServiceAccountPath, "namespace");
+        var roots = new X509Certificate2Collection();
+        roots.ImportFromPemFile(authority);
+        return new KubernetesClientConfiguration
+        {
+            Host = new UriBuilder("https", host, int.Parse(port, System.Globalization.CultureInfo.InvariantCulture)).Uri.ToString(),
+            TokenProvider = new TokenFileAuth(token),
+            SslCaCerts = roots,
+            Namespace = File.Exists(namespaceFile) ? File.ReadAllText(namespaceFile).Trim() : null,
+        };
     }
 }

@@ -87,7 +87,7 @@ public sealed class KubernetesPublishTests
         var role = objects.Single(o => (string)o["kind"] == "Role");
         Assert.Equal("wave-build", At(role, "metadata", "namespace"));
         var granted = List(role["rules"]).Select(Map).SelectMany(r => List(r["resources"]).Cast<string>()).Order(StringComparer.Ordinal);
-        Assert.Equal(["jobs", "pods", "pods/log", "secrets"], granted);
+        Assert.Equal(["configmaps", "jobs", "pods", "pods/log", "secrets"], granted);
         var binding = objects.Single(o => (string)o["kind"] == "RoleBinding");
         Assert.Equal("wave-build", At(binding, "metadata", "namespace"));
         var subject = Map(List(binding["subjects"]).Single());

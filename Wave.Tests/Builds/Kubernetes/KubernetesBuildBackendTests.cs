@@ -1,35 +1,24 @@
-using System.Collections.Concurrent;
 using System.Net;
 using System.Text;
 using System.Text.Json.Nodes;
 
-using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.Options;
+using k8s;
+using k8s.Models;
 
 using Wave.Builder.Kubernetes;
 using Wave.Core.Builds;
 using Wave.Core.Registry;
+using Wave.Tests.Infrastructure.Kubernetes;
 
 namespace Wave.Tests.Builds.Kubernetes;
 
-/// <summary>A log sink that keeps everything, for assertions.</summary>
-public sealed class CollectingLogSink : IBuildLogSink
+/// <summary>
+/// The Kubernetes build backend against the suite's real API server and controller manager: the Job controller makes
+/// the pods, the test kubelet runs them as each test scripts, RBAC is the server's.
+/// </summary>
+public sealed class KubernetesBuildBackendTests(KubernetesFixture kube)
 {
-    private readonly ConcurrentQueue<string> _parts = new();
-
-    public string Text => string.Concat(_parts);
-
-    public ValueTask AppendAsync(string text, CancellationToken cancellationToken)
-    {
-        _parts.Enqueue(text);
-        return ValueTask.CompletedTask;
-    }
-}
-
-public sealed class KubernetesBuildBackendTests
-{
-    private const string Namespace = "wave-builds";
-    private const string Token = "sa-token-0123456789";
+    private const string Password = "s3cret-push-password";
     private static readonly string PushedDigest = "sha256:" + new string('a', 64);
     private static readonly string ManifestDigest = "sha256:" + new string('b', 64);
 
@@ -46,153 +35,114 @@ public sealed class KubernetesBuildBackendTests
         Timeout = timeout ?? TimeSpan.FromMinutes(10),
     };
 
-    private static readonly IReadOnlyDictionary<string, RegistryCredentials> Credentials = new Dictionary<string, RegistryCredentials>
+    private static IReadOnlyDictionary<string, RegistryCredentials> Credentials(string password = Password) => new Dictionary<string, RegistryCredentials>
     {
-        ["127.0.0.1:5000"] = new("pusher", "s3cret-push-password"),
+        ["127.0.0.1:5000"] = new("pusher", password),
     };
 
     private static KubernetesBuildOptions Options(Action<KubernetesBuildOptions>? configure = null)
     {
         var options = new KubernetesBuildOptions
         {
-            PollInterval = TimeSpan.FromMilliseconds(50),
-            LogDrainTimeout = TimeSpan.FromSeconds(5),
-            ServiceAccountName = "wave-builder",
+            PollInterval = TimeSpan.FromMilliseconds(100),
+            LogDrainTimeout = TimeSpan.FromSeconds(10),
             Requests = new() { ["cpu"] = "1", ["memory"] = "2Gi" },
             Limits = new() { ["memory"] = "4Gi" },
             Labels = new() { ["team"] = "platform" },
-            NodeSelectors = new() { ["linux/arm64"] = new() { ["kubernetes.io/arch"] = "arm64", ["pool"] = "arm-builders" } },
         };
         configure?.Invoke(options);
         return options;
     }
 
-    private static (KubernetesApiClient Client, KubernetesBuildBackend Backend) Backend(FakeKubernetesApi api, KubernetesBuildOptions? options = null)
-    {
-        var client = new KubernetesApiClient(new KubernetesConnection { Server = api.Server, Namespace = Namespace, Auth = new BearerTokenAuth(Token) }, TimeSpan.FromSeconds(10));
-        return (client, new KubernetesBuildBackend(client, Microsoft.Extensions.Options.Options.Create(options ?? Options())));
-    }
-
-    private static int IndexOf(IReadOnlyList<ApiCall> calls, string method, string pathEnd, Func<ApiCall, bool>? where = null)
-    {
-        for (var i = 0; i < calls.Count; i++)
-        {
-            if (calls[i].Method == method && calls[i].Path.EndsWith(pathEnd, StringComparison.Ordinal) && (where?.Invoke(calls[i]) ?? true))
-            {
-                return i;
-            }
-        }
-        Assert.Fail($"no {method} …{pathEnd} among:\n{string.Join('\n', calls)}");
-        return -1;
-    }
-
     [Fact]
-    public async Task A_build_creates_secret_configmap_and_job_follows_it_and_cleans_up()
+    public async Task A_build_runs_as_one_job_on_a_node_of_its_arch_streams_its_log_and_leaves_nothing_behind()
     {
-        await using var api = await FakeKubernetesApi.StartAsync(Namespace, $"Bearer {Token}");
-        api.Script = new PodScript
+        await using var ns = await BuildNamespace.CreateAsync(kube);
+        var release = new TaskCompletionSource();
+        await using var pods = ns.Server.Kubelet.Run(ns.Name, new PodScript
         {
-            LogLines =
+            Lines =
             [
                 "#1 [internal] load build definition from Dockerfile",
                 "\u001b[34m#5 RUN echo hello > /greeting\u001b[0m",
                 $"#9 exporting manifest {ManifestDigest} done",
                 $"#9 pushing manifest for 127.0.0.1:5000/wave/build:0123456789abcdef@{PushedDigest} 0.1s done",
             ],
-        };
-        var (client, backend) = Backend(api);
-        using var _ = client;
+            Until = release.Task,
+        });
+        var backend = ns.Backend(Options());
         var log = new CollectingLogSink();
+        var job = Job();
 
-        var outcome = await backend.RunAsync(Job(), Credentials, log, TestContext.Current.CancellationToken);
+        var build = backend.RunAsync(job, Credentials(), log, TestContext.Current.CancellationToken);
 
-        Assert.Empty(api.Violations);
+        // While it runs: what the server holds.
+        var pod = await pods.WaitForRunningPodAsync();
+        var (created, secret, configMap, _) = await ns.ObjectsOfAsync(job.BuildId);
+        release.SetResult();
+        var outcome = await build;
+
         Assert.True(outcome.Succeeded, log.Text);
         Assert.Equal(0, outcome.ExitCode);
         Assert.Null(outcome.FailureReason);
         Assert.Equal(PushedDigest, outcome.ImageDigest);
         Assert.Contains("#5 RUN echo hello > /greeting\n", log.Text);
         Assert.DoesNotContain("\u001b", log.Text);
+        Assert.Equal(1, ns.Server.Kubelet.LogRequests(ns.Name, pod.Metadata.Name));
+        Assert.Empty(pods.Errors);
 
-        var calls = api.Calls;
-        var names = KubernetesBuildNames.For("bd-0123456789abcdef_1");
-        var createSecret = IndexOf(calls, "POST", $"/api/v1/namespaces/{Namespace}/secrets");
-        var createConfigMap = IndexOf(calls, "POST", $"/api/v1/namespaces/{Namespace}/configmaps");
-        var createJob = IndexOf(calls, "POST", $"/apis/batch/v1/namespaces/{Namespace}/jobs");
-        var watchJob = IndexOf(calls, "GET", $"/apis/batch/v1/namespaces/{Namespace}/jobs", c => c.Query.ContainsKey("watch"));
-        var listPods = IndexOf(calls, "GET", $"/api/v1/namespaces/{Namespace}/pods");
-        var readLog = IndexOf(calls, "GET", "/log");
-        var deleteJob = IndexOf(calls, "DELETE", $"/jobs/{names.Job}");
-        var deleteSecret = IndexOf(calls, "DELETE", $"/secrets/{names.Secret}");
-        var deleteConfigMap = IndexOf(calls, "DELETE", $"/configmaps/{names.ConfigMap}");
-        // Secret and ConfigMap exist before the Job that mounts them; the Job is then watched while, at the same time
-        // (so in either order), its pod is found and its log followed; everything is deleted once the Job has ended.
-        Assert.True(createSecret < createConfigMap && createConfigMap < createJob, string.Join('\n', calls));
-        Assert.True(createJob < watchJob && createJob < listPods && listPods < readLog, string.Join('\n', calls));
-        Assert.True(Math.Max(watchJob, readLog) < deleteJob && deleteJob < deleteSecret && deleteSecret < deleteConfigMap, string.Join('\n', calls));
-        Assert.All(calls, c => Assert.Equal($"Bearer {Token}", c.Authorization));
-        Assert.False(api.Exists("jobs", names.Job));
-        Assert.False(api.Exists("secrets", names.Secret));
-        Assert.False(api.Exists("configmaps", names.ConfigMap));
+        // One Job, named after the build, whose one pod the Job controller made and the arm64 node ran.
+        var names = KubernetesBuildNames.For(job.BuildId);
+        Assert.NotNull(created);
+        Assert.Equal(names.Job, created.Metadata.Name);
+        Assert.Equal(names.Job, Assert.Single(pods.Pods.Values).Metadata.Labels["job-name"]);
+        Assert.Equal(TestKubelet.Arm64Node, pods.NodeOf(pod.Metadata.Name));
+        var spec = created.Spec;
+        Assert.Equal(0, spec.BackoffLimit);
+        Assert.Equal(600, spec.ActiveDeadlineSeconds);
+        Assert.Equal("Never", spec.Template.Spec.RestartPolicy);
+        Assert.False(spec.Template.Spec.AutomountServiceAccountToken);
+        Assert.Equal(job.BuildId, pod.Metadata.Labels[KubernetesBuildNames.BuildIdLabelKey]);
+        Assert.Equal("platform", pod.Metadata.Labels["team"]);
+        Assert.Equal("unconfined", pod.Metadata.Annotations["container.apparmor.security.beta.kubernetes.io/build"]);
+        var container = Assert.Single(pod.Spec.Containers);
+        Assert.Equal("moby/buildkit:v0.16.0-rootless", container.Image);
+        Assert.Equal(["buildctl-daemonless.sh"], container.Command);
+        Assert.Contains("platform=linux/arm64", container.Args);
+        Assert.Contains("type=image,name=127.0.0.1:5000/wave/build:0123456789abcdef,push=true", container.Args);
+        Assert.Contains("type=registry,ref=127.0.0.1:5000/wave/cache,mode=max", container.Args);
+        Assert.Contains("context=/workspace", container.Args);
+        Assert.Equal("Unconfined", container.SecurityContext.SeccompProfile.Type);
+        Assert.Equal("2Gi", container.Resources.Requests["memory"].ToString());
+        Assert.Equal("/home/user/.docker", container.Env.Single(e => e.Name == "DOCKER_CONFIG").Value);
+        var volumes = pod.Spec.Volumes.ToDictionary(v => v.Name);
+        var mounts = container.VolumeMounts.ToDictionary(m => m.MountPath, m => volumes[m.Name]);
+        Assert.Equal(names.ConfigMap, mounts["/workspace"].ConfigMap.Name);
+        Assert.Contains(mounts["/workspace"].ConfigMap.Items, i => i.Path == "scripts/setup.sh");
+        Assert.Equal(names.Secret, mounts["/home/user/.docker"].Secret.SecretName);
+        Assert.Equal("config.json", Assert.Single(mounts["/home/user/.docker"].Secret.Items).Path);
 
-        var watch = calls[watchJob];
-        Assert.Equal($"metadata.name={names.Job}", watch.Query["fieldSelector"]);
-        Assert.Equal(calls[createJob].Body!["metadata"]!["name"]!.ToString(), names.Job);
-        Assert.Equal(KubernetesBuildNames.BuildIdLabelKey + "=bd-0123456789abcdef_1", calls[listPods].Query["labelSelector"]);
-        Assert.Equal("build", calls[readLog].Query["container"]);
-        Assert.Equal("true", calls[readLog].Query["follow"]);
+        // The recipe is in the ConfigMap, the push login in the Secret and nowhere else.
+        Assert.NotNull(configMap);
+        Assert.Equal(job.Dockerfile, configMap.Data["Dockerfile"]);
+        Assert.Contains(configMap.Data, p => p.Value == "dependencies: [python]\n");
+        Assert.NotNull(secret);
+        Assert.Equal("kubernetes.io/dockerconfigjson", secret.Type);
+        var dockerConfig = JsonNode.Parse(secret.Data[".dockerconfigjson"])!;
+        Assert.Equal(Convert.ToBase64String(Encoding.UTF8.GetBytes($"pusher:{Password}")), dockerConfig["auths"]!["127.0.0.1:5000"]!["auth"]!.GetValue<string>());
+        Assert.DoesNotContain(Password, KubernetesJson.Serialize(created));
+        Assert.DoesNotContain(Password, KubernetesJson.Serialize(configMap));
+        Assert.DoesNotContain(Password, log.Text);
 
-        // The Secret is a docker config with the push login.
-        var secret = calls[createSecret].Body!;
-        var dockerConfig = JsonNode.Parse(Encoding.UTF8.GetString(Convert.FromBase64String(secret["data"]![".dockerconfigjson"]!.ToString())))!;
-        Assert.Equal(Convert.ToBase64String(Encoding.UTF8.GetBytes("pusher:s3cret-push-password")), dockerConfig["auths"]!["127.0.0.1:5000"]!["auth"]!.ToString());
-
-        // The ConfigMap carries the Dockerfile and the context files.
-        var configMap = calls[createConfigMap].Body!;
-        Assert.Equal(Job().Dockerfile, configMap["data"]!["Dockerfile"]!.ToString());
-        Assert.Contains(configMap["data"]!.AsObject(), p => p.Value!.ToString() == "dependencies: [python]\n");
-
-        // The Job runs BuildKit for the platform, with the recipe and the credentials mounted.
-        var spec = calls[createJob].Body!["spec"]!;
-        Assert.Equal(0, spec["backoffLimit"]!.GetValue<int>());
-        Assert.Equal(600, spec["activeDeadlineSeconds"]!.GetValue<long>());
-        var pod = spec["template"]!["spec"]!;
-        Assert.Equal("Never", pod["restartPolicy"]!.ToString());
-        Assert.Equal("wave-builder", pod["serviceAccountName"]!.ToString());
-        Assert.Equal("arm-builders", pod["nodeSelector"]!["pool"]!.ToString());
-        Assert.Equal("arm64", pod["nodeSelector"]!["kubernetes.io/arch"]!.ToString());
-        Assert.Equal("bd-0123456789abcdef_1", spec["template"]!["metadata"]!["labels"]![KubernetesBuildNames.BuildIdLabelKey]!.ToString());
-        Assert.Equal("unconfined", spec["template"]!["metadata"]!["annotations"]!["container.apparmor.security.beta.kubernetes.io/build"]!.ToString());
-        var container = pod["containers"]![0]!;
-        Assert.Equal("moby/buildkit:v0.16.0-rootless", container["image"]!.ToString());
-        Assert.Equal(["buildctl-daemonless.sh"], container["command"]!.AsArray().Select(a => a!.ToString()));
-        var args = container["args"]!.AsArray().Select(a => a!.ToString()).ToList();
-        Assert.Contains("platform=linux/arm64", args);
-        Assert.Contains("type=image,name=127.0.0.1:5000/wave/build:0123456789abcdef,push=true", args);
-        Assert.Contains("type=registry,ref=127.0.0.1:5000/wave/cache,mode=max", args);
-        Assert.Contains("context=/workspace", args);
-        Assert.Equal("Unconfined", container["securityContext"]!["seccompProfile"]!["type"]!.ToString());
-        Assert.Equal("2Gi", container["resources"]!["requests"]!["memory"]!.ToString());
-        var env = container["env"]!.AsArray().ToDictionary(e => e!["name"]!.ToString(), e => e!["value"]!.ToString());
-        Assert.Equal("/home/user/.docker", env["DOCKER_CONFIG"]);
-        var mounts = container["volumeMounts"]!.AsArray().ToDictionary(m => m!["mountPath"]!.ToString(), m => m!["name"]!.ToString());
-        var volumes = pod["volumes"]!.AsArray().ToDictionary(v => v!["name"]!.ToString(), v => v!.AsObject());
-        Assert.Equal(names.ConfigMap, volumes[mounts["/workspace"]]["configMap"]!["name"]!.ToString());
-        Assert.Equal(names.Secret, volumes[mounts["/home/user/.docker"]]["secret"]!["secretName"]!.ToString());
-        Assert.Equal("config.json", volumes[mounts["/home/user/.docker"]]["secret"]!["items"]![0]!["path"]!.ToString());
-        Assert.Contains(volumes[mounts["/workspace"]]["configMap"]!["items"]!.AsArray(), i => i!["path"]!.ToString() == "scripts/setup.sh");
-
-        // No secret leaks into what the build shows.
-        Assert.DoesNotContain("s3cret-push-password", log.Text);
+        await ns.AssertBuildObjectsGoneAsync(job.BuildId);
     }
 
     [Fact]
     public async Task A_freeze_ships_its_layers_as_configmap_binary_data_mounted_next_to_the_dockerfile()
     {
-        await using var api = await FakeKubernetesApi.StartAsync(Namespace, $"Bearer {Token}");
-        api.Script = new PodScript { LogLines = [$"#9 pushing manifest for 127.0.0.1:5000/wave/build:0123456789abcdef@{PushedDigest} 0.1s done"] };
-        var (client, backend) = Backend(api);
-        using var _ = client;
+        await using var ns = await BuildNamespace.CreateAsync(kube);
+        var release = new TaskCompletionSource();
+        await using var pods = ns.Server.Kubelet.Run(ns.Name, new PodScript { Lines = [$"#9 pushing manifest for x@{PushedDigest} 0.1s done"], Until = release.Task });
         byte[] layer = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 0, 0xff];
         var job = Job() with
         {
@@ -200,249 +150,246 @@ public sealed class KubernetesBuildBackendTests
             BinaryContextFiles = new Dictionary<string, byte[]> { ["layer-0.tar.gz"] = layer },
         };
 
-        var outcome = await backend.RunAsync(job, Credentials, new CollectingLogSink(), TestContext.Current.CancellationToken);
+        var build = ns.Backend(Options()).RunAsync(job, Credentials(), new CollectingLogSink(), TestContext.Current.CancellationToken);
+        var pod = await pods.WaitForRunningPodAsync();
+        var configMap = (await ns.ObjectsOfAsync(job.BuildId)).ConfigMap!;
+        release.SetResult();
+        var outcome = await build;
 
-        Assert.Empty(api.Violations);
         Assert.True(outcome.Succeeded);
-        var configMap = api.Calls[IndexOf(api.Calls, "POST", $"/api/v1/namespaces/{Namespace}/configmaps")].Body!;
-        var binary = Assert.Single(configMap["binaryData"]!.AsObject());
-        Assert.Equal(layer, Convert.FromBase64String(binary.Value!.ToString()));
-        var jobBody = api.Calls[IndexOf(api.Calls, "POST", $"/apis/batch/v1/namespaces/{Namespace}/jobs")].Body!;
-        var items = jobBody["spec"]!["template"]!["spec"]!["volumes"]!.AsArray()
-            .Single(v => v!["configMap"] is not null)!["configMap"]!["items"]!.AsArray();
-        Assert.Contains(items, i => i!["key"]!.ToString() == binary.Key && i["path"]!.ToString() == "layer-0.tar.gz");
+        var binary = Assert.Single(configMap.BinaryData);
+        Assert.Equal(layer, binary.Value);
+        var items = pod.Spec.Volumes.Single(v => v.ConfigMap is not null).ConfigMap.Items;
+        Assert.Contains(items, i => i.Key == binary.Key && i.Path == "layer-0.tar.gz");
+        await ns.AssertBuildObjectsGoneAsync(job.BuildId);
     }
 
     [Fact]
     public async Task A_job_with_unfetched_remote_layers_is_refused_before_anything_is_created()
     {
-        await using var api = await FakeKubernetesApi.StartAsync(Namespace, $"Bearer {Token}");
-        var (client, backend) = Backend(api);
-        using var _ = client;
+        await using var ns = await BuildNamespace.CreateAsync(kube);
         var job = Job() with { RemoteLayers = [new RemoteLayer("layer-0.tar.gz", new Uri("https://layers.example/l.tar.gz"), "sha256:" + new string('a', 64), 10)] };
-        var log = new CollectingLogSink();
 
-        var outcome = await backend.RunAsync(job, Credentials, log, TestContext.Current.CancellationToken);
+        var outcome = await ns.Backend(Options()).RunAsync(job, Credentials(), new CollectingLogSink(), TestContext.Current.CancellationToken);
 
         Assert.False(outcome.Succeeded);
         Assert.Contains("has not been fetched", outcome.FailureReason, StringComparison.Ordinal);
-        Assert.DoesNotContain(api.Calls, c => c.Method == "POST");
-    }
-
-    [Fact]
-    public async Task A_failed_pod_ends_the_build_failed_with_its_exit_code_and_log()
-    {
-        await using var api = await FakeKubernetesApi.StartAsync(Namespace, $"Bearer {Token}");
-        api.Script = new PodScript
-        {
-            ExitCode = 1,
-            LogLines = ["#5 [2/2] RUN exit 1", "ERROR: process \"/bin/sh -c exit 1\" did not complete successfully: exit code: 1"],
-        };
-        var (client, backend) = Backend(api);
-        using var _ = client;
-        var log = new CollectingLogSink();
-
-        var outcome = await backend.RunAsync(Job(cache: null, platform: "linux/amd64"), Credentials, log, TestContext.Current.CancellationToken);
-
-        Assert.Empty(api.Violations);
-        Assert.False(outcome.Succeeded);
-        Assert.Equal(1, outcome.ExitCode);
-        Assert.Equal("exit code 1", outcome.FailureReason);
-        Assert.Null(outcome.ImageDigest);
-        Assert.Contains("did not complete successfully", log.Text);
-        var jobBody = api.Calls.First(c => c.Method == "POST" && c.Path.EndsWith("/jobs", StringComparison.Ordinal)).Body!;
-        Assert.Equal("amd64", jobBody["spec"]!["template"]!["spec"]!["nodeSelector"]!["kubernetes.io/arch"]!.ToString());
-        Assert.DoesNotContain(jobBody["spec"]!["template"]!["spec"]!["containers"]![0]!["args"]!.AsArray(), a => a!.ToString().Contains("cache", StringComparison.Ordinal));
-        var names = KubernetesBuildNames.For(Job().BuildId);
-        Assert.False(api.Exists("jobs", names.Job));
-        Assert.False(api.Exists("secrets", names.Secret));
-        Assert.False(api.Exists("configmaps", names.ConfigMap));
-    }
-
-    [Fact]
-    public async Task A_job_past_its_deadline_ends_timed_out()
-    {
-        await using var api = await FakeKubernetesApi.StartAsync(Namespace, $"Bearer {Token}");
-        api.Script = new PodScript { ExitCode = 137, FailedReason = "DeadlineExceeded", LogLines = ["#5 RUN sleep 3600"] };
-        var (client, backend) = Backend(api);
-        using var _ = client;
-        var log = new CollectingLogSink();
-
-        var outcome = await backend.RunAsync(Job(timeout: TimeSpan.FromSeconds(30)), Credentials, log, TestContext.Current.CancellationToken);
-
-        Assert.Empty(api.Violations);
-        Assert.False(outcome.Succeeded);
-        Assert.Equal("timed out", outcome.FailureReason);
-        Assert.Contains("#5 RUN sleep 3600", log.Text);
-        Assert.Equal(30, api.Calls.First(c => c.Method == "POST" && c.Path.EndsWith("/jobs", StringComparison.Ordinal)).Body!["spec"]!["activeDeadlineSeconds"]!.GetValue<long>());
-    }
-
-    [Fact]
-    public async Task A_job_kubernetes_never_ends_is_timed_out_by_wave_and_still_deleted()
-    {
-        await using var api = await FakeKubernetesApi.StartAsync(Namespace, $"Bearer {Token}");
-        api.Script = new PodScript { Hangs = true, LogLines = ["#1 waiting forever"] };
-        var (client, backend) = Backend(api, Options(o => o.DeadlineGrace = TimeSpan.FromMilliseconds(200)));
-        using var _ = client;
-        var log = new CollectingLogSink();
-
-        var outcome = await backend.RunAsync(Job(timeout: TimeSpan.FromSeconds(1)), Credentials, log, TestContext.Current.CancellationToken);
-
-        Assert.Empty(api.Violations);
-        Assert.False(outcome.Succeeded);
-        Assert.Equal("timed out", outcome.FailureReason);
-        Assert.InRange(outcome.Duration, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(15));
-        Assert.Contains("#1 waiting forever", log.Text);
-        Assert.False(api.Exists("jobs", KubernetesBuildNames.For(Job().BuildId).Job));
-    }
-
-    [Fact]
-    public async Task A_restarted_builder_reuses_the_existing_job_and_replaces_secret_and_configmap()
-    {
-        await using var api = await FakeKubernetesApi.StartAsync(Namespace, $"Bearer {Token}");
-        api.Script = new PodScript { RunFor = TimeSpan.FromMilliseconds(600), LogLines = [$"#9 exporting manifest {ManifestDigest} done"] };
-        var (client, backend) = Backend(api);
-        using var _ = client;
-        var job = Job();
-        var names = KubernetesBuildNames.For(job.BuildId);
-        var options = Options();
-        // What the builder that died had already created.
-        await client.CreateAsync(KubernetesResource.Secrets, Namespace, BuildManifests.Secret(names, Namespace, job, Credentials, options), TestContext.Current.CancellationToken);
-        await client.CreateAsync(KubernetesResource.ConfigMaps, Namespace, BuildManifests.ConfigMap(names, Namespace, job, options), TestContext.Current.CancellationToken);
-        await client.CreateAsync(KubernetesResource.Jobs, Namespace, BuildManifests.Job(names, Namespace, job, options), TestContext.Current.CancellationToken);
-
-        var outcome = await backend.RunAsync(job, Credentials, new CollectingLogSink(), TestContext.Current.CancellationToken);
-
-        Assert.Empty(api.Violations);
-        Assert.True(outcome.Succeeded);
-        Assert.Equal(ManifestDigest, outcome.ImageDigest);
-        var calls = api.Calls;
-        Assert.Single(calls, c => c.Method == "PUT" && c.Path.EndsWith($"/secrets/{names.Secret}", StringComparison.Ordinal));
-        Assert.Single(calls, c => c.Method == "PUT" && c.Path.EndsWith($"/configmaps/{names.ConfigMap}", StringComparison.Ordinal));
-        Assert.Equal(2, calls.Count(c => c.Method == "POST" && c.Path.EndsWith("/jobs", StringComparison.Ordinal)));
-        Assert.Single(calls, c => c.Method == "GET" && c.Path.EndsWith($"/jobs/{names.Job}", StringComparison.Ordinal));
-        Assert.False(api.Exists("jobs", names.Job));
-    }
-
-    [Fact]
-    public async Task A_forbidden_create_fails_with_a_message_naming_namespace_and_resource()
-    {
-        await using var api = await FakeKubernetesApi.StartAsync(Namespace, $"Bearer {Token}");
-        api.Intercept = call => call.Method == "POST" && call.Path.EndsWith("/secrets", StringComparison.Ordinal)
-            ? Results.Json(FakeKubernetesApi.Status(403, "Forbidden", $"secrets is forbidden: User \"system:serviceaccount:wave:builder\" cannot create resource \"secrets\" in API group \"\" in the namespace \"{Namespace}\""), statusCode: 403)
-            : null;
-        var (client, backend) = Backend(api);
-        using var _ = client;
-
-        var error = await Assert.ThrowsAsync<KubernetesApiException>(() => backend.RunAsync(Job(), Credentials, new CollectingLogSink(), TestContext.Current.CancellationToken));
-
-        Assert.Equal(HttpStatusCode.Forbidden, error.StatusCode);
-        Assert.Equal("Forbidden", error.Reason);
-        Assert.Contains($"create secrets/{KubernetesBuildNames.For(Job().BuildId).Secret} in namespace '{Namespace}'", error.Message);
-        Assert.Contains("cannot create resource", error.Message);
-        Assert.Contains("RBAC", error.Message);
-        Assert.DoesNotContain(api.Calls, c => c.Method == "POST" && c.Path.EndsWith("/jobs", StringComparison.Ordinal));
-        Assert.Empty(api.Violations);
-    }
-
-    [Fact]
-    public async Task A_dropped_watch_is_reestablished_from_the_last_resource_version()
-    {
-        await using var api = await FakeKubernetesApi.StartAsync(Namespace, $"Bearer {Token}");
-        api.Script = new PodScript { DropFirstWatch = true, StartAfter = TimeSpan.FromMilliseconds(200), RunFor = TimeSpan.FromMilliseconds(400) };
-        var (client, backend) = Backend(api);
-        using var _ = client;
-
-        var outcome = await backend.RunAsync(Job(), Credentials, new CollectingLogSink(), TestContext.Current.CancellationToken);
-
-        Assert.True(outcome.Succeeded);
-        Assert.Empty(api.Violations);
-        var watches = api.Calls.Where(c => c.Query.ContainsKey("watch")).ToList();
-        Assert.True(watches.Count >= 2, string.Join('\n', api.Calls));
-        Assert.All(watches, w => Assert.True(long.Parse(w.Query["resourceVersion"]) > 100));
-        Assert.True(long.Parse(watches[1].Query["resourceVersion"]) > long.Parse(watches[0].Query["resourceVersion"]), "the second watch starts after the event the first one delivered");
-    }
-
-    [Fact]
-    public async Task A_refused_watch_falls_back_to_polling_the_job()
-    {
-        await using var api = await FakeKubernetesApi.StartAsync(Namespace, $"Bearer {Token}");
-        api.Intercept = call => call.Query.ContainsKey("watch")
-            ? Results.Json(FakeKubernetesApi.Status(403, "Forbidden", "jobs.batch is forbidden: cannot watch resource \"jobs\""), statusCode: 403)
-            : null;
-        // The Job stays unfinished for many poll intervals (50 ms), however loaded the machine, so that finishing the
-        // build takes repeated polls rather than one lucky read of an already completed Job.
-        api.Script = new PodScript { StartAfter = TimeSpan.FromMilliseconds(200), RunFor = TimeSpan.FromSeconds(3) };
-        var (client, backend) = Backend(api);
-        using var _ = client;
-
-        var outcome = await backend.RunAsync(Job(), Credentials, new CollectingLogSink(), TestContext.Current.CancellationToken);
-
-        Assert.True(outcome.Succeeded);
-        Assert.Empty(api.Violations);
-        Assert.True(api.Calls.Count(c => c.Method == "GET" && c.Path.EndsWith($"/jobs/{KubernetesBuildNames.For(Job().BuildId).Job}", StringComparison.Ordinal)) >= 2);
+        Assert.True(await ns.IsEmptyAsync());
     }
 
     [Fact]
     public async Task A_recipe_too_large_for_a_configmap_fails_without_touching_the_cluster()
     {
-        await using var api = await FakeKubernetesApi.StartAsync(Namespace, $"Bearer {Token}");
-        var (client, backend) = Backend(api);
-        using var _ = client;
+        await using var ns = await BuildNamespace.CreateAsync(kube);
         var job = Job() with { ContextFiles = new Dictionary<string, string> { ["big.txt"] = new string('x', 1_100_000) } };
 
-        var outcome = await backend.RunAsync(job, Credentials, new CollectingLogSink(), TestContext.Current.CancellationToken);
+        var outcome = await ns.Backend(Options()).RunAsync(job, Credentials(), new CollectingLogSink(), TestContext.Current.CancellationToken);
 
         Assert.False(outcome.Succeeded);
         Assert.Contains("ConfigMap", outcome.FailureReason);
-        Assert.DoesNotContain(api.Calls, c => c.Method == "POST");
+        Assert.True(await ns.IsEmptyAsync());
+    }
+
+    [Fact]
+    public async Task A_failed_pod_ends_the_build_failed_with_its_exit_code_and_log()
+    {
+        await using var ns = await BuildNamespace.CreateAsync(kube);
+        await using var pods = ns.Server.Kubelet.Run(ns.Name, new PodScript
+        {
+            ExitCode = 1,
+            Lines = ["#5 [2/2] RUN exit 1", "ERROR: process \"/bin/sh -c exit 1\" did not complete successfully: exit code: 1"],
+            RunFor = TimeSpan.FromMilliseconds(300),
+        });
+        var log = new CollectingLogSink();
+        var job = Job(cache: null, platform: "linux/amd64");
+
+        var outcome = await ns.Backend(Options()).RunAsync(job, Credentials(), log, TestContext.Current.CancellationToken);
+
+        Assert.False(outcome.Succeeded);
+        Assert.Equal(1, outcome.ExitCode);
+        Assert.Equal("exit code 1", outcome.FailureReason);
+        Assert.Null(outcome.ImageDigest);
+        Assert.Contains("did not complete successfully", log.Text);
+        var pod = Assert.Single(pods.Pods.Values);
+        Assert.Equal(TestKubelet.Amd64Node, pods.NodeOf(pod.Metadata.Name));
+        Assert.DoesNotContain(pod.Spec.Containers[0].Args, a => a.Contains("cache", StringComparison.Ordinal));
+        Assert.Empty(pods.Errors);
+        await ns.AssertBuildObjectsGoneAsync(job.BuildId);
+    }
+
+    [Fact]
+    public async Task A_job_kubernetes_ends_at_its_deadline_ends_timed_out_and_its_running_pod_is_deleted()
+    {
+        await using var ns = await BuildNamespace.CreateAsync(kube);
+        await using var pods = ns.Server.Kubelet.Run(ns.Name, new PodScript { Hangs = true, Lines = ["#5 RUN sleep 3600"] });
+        var log = new CollectingLogSink();
+        var job = Job(timeout: TimeSpan.FromSeconds(3));
+
+        var build = ns.Backend(Options()).RunAsync(job, Credentials(), log, TestContext.Current.CancellationToken);
+        await pods.WaitForRunningPodAsync();
+        // The 1.24 Job controller looks at the deadline only when it syncs the Job: touch it once the deadline passed.
+        await Task.Delay(TimeSpan.FromSeconds(4), TestContext.Current.CancellationToken);
+        await ns.Admin.BatchV1.PatchNamespacedJobAsync(new V1Patch("""{"metadata":{"annotations":{"wave.test/poke":"1"}}}""", V1Patch.PatchType.MergePatch),
+            KubernetesBuildNames.For(job.BuildId).Job, ns.Name, cancellationToken: TestContext.Current.CancellationToken);
+        var outcome = await build;
+
+        // Kubernetes, not Wave, ended it: Wave's own grace is a minute past the deadline.
+        Assert.False(outcome.Succeeded);
+        Assert.Equal("timed out", outcome.FailureReason);
+        Assert.InRange(outcome.Duration, TimeSpan.FromSeconds(3), TimeSpan.FromSeconds(45));
+        Assert.Contains("#5 RUN sleep 3600", log.Text);
+        Assert.Empty(pods.Errors);
+        await ns.AssertBuildObjectsGoneAsync(job.BuildId);
+    }
+
+    [Fact]
+    public async Task A_pod_no_node_can_run_stays_pending_and_wave_ends_the_build_timed_out_when_kubernetes_does_not()
+    {
+        await using var ns = await BuildNamespace.CreateAsync(kube);
+        await using var pods = ns.Server.Kubelet.Run(ns.Name, new PodScript());
+        var job = Job(platform: "linux/s390x", timeout: TimeSpan.FromSeconds(3));
+
+        // Nothing syncs the Job after its deadline, so the Job controller never reports it: Wave's own deadline ends it.
+        var outcome = await ns.Backend(Options(o => o.DeadlineGrace = TimeSpan.FromSeconds(2))).RunAsync(job, Credentials(), new CollectingLogSink(), TestContext.Current.CancellationToken);
+
+        Assert.False(outcome.Succeeded);
+        Assert.Equal("timed out", outcome.FailureReason);
+        Assert.InRange(outcome.Duration, TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(40));
+        var pod = Assert.Single(pods.Pods.Values);
+        Assert.Equal("s390x", pod.Spec.NodeSelector["kubernetes.io/arch"]);
+        Assert.Equal([pod.Metadata.Name], pods.Unschedulable);
+        await ns.AssertBuildObjectsGoneAsync(job.BuildId);
+    }
+
+    [Fact]
+    public async Task A_restarted_builder_reuses_the_existing_job_and_replaces_secret_and_configmap()
+    {
+        await using var ns = await BuildNamespace.CreateAsync(kube);
+        var release = new TaskCompletionSource();
+        await using var pods = ns.Server.Kubelet.Run(ns.Name, new PodScript { Lines = [$"#9 exporting manifest {ManifestDigest} done"], Until = release.Task });
+        var job = Job();
+        var names = KubernetesBuildNames.For(job.BuildId);
+        var options = Options();
+        // What the builder that died had already created, with the password of that time.
+        await ns.Admin.CoreV1.CreateNamespacedSecretAsync(BuildManifests.Secret(names, ns.Name, job, Credentials("old-password"), options), ns.Name, cancellationToken: TestContext.Current.CancellationToken);
+        await ns.Admin.CoreV1.CreateNamespacedConfigMapAsync(BuildManifests.ConfigMap(names, ns.Name, job with { Dockerfile = "FROM old" }, options), ns.Name, cancellationToken: TestContext.Current.CancellationToken);
+        var first = await ns.Admin.BatchV1.CreateNamespacedJobAsync(BuildManifests.Job(names, ns.Name, job, options), ns.Name, cancellationToken: TestContext.Current.CancellationToken);
+        var running = await pods.WaitForRunningPodAsync();
+
+        var build = ns.Backend(options).RunAsync(job, Credentials(), new CollectingLogSink(), TestContext.Current.CancellationToken);
+        await WaitUntilAsync(() =>
+        {
+            Assert.True(pods.Pods.Count == 1, $"the build runs twice: pods {string.Join(", ", pods.Pods.Keys)}");
+            return ns.Server.Kubelet.LogRequests(ns.Name, running.Metadata.Name) > 0;
+        }, "the restarted builder follows the running pod's log");
+        var (current, secret, configMap, _) = await ns.ObjectsOfAsync(job.BuildId);
+        release.SetResult();
+        var outcome = await build;
+
+        Assert.True(outcome.Succeeded);
+        Assert.Equal(ManifestDigest, outcome.ImageDigest);
+        Assert.Equal(first.Metadata.Uid, current!.Metadata.Uid);
+        Assert.Single(pods.Pods);
+        Assert.Contains(Password, Encoding.UTF8.GetString(secret!.Data[".dockerconfigjson"]));
+        Assert.Equal(job.Dockerfile, configMap!.Data["Dockerfile"]);
+        await ns.AssertBuildObjectsGoneAsync(job.BuildId);
+    }
+
+    [Fact]
+    public async Task A_builder_without_rbac_permission_fails_with_a_message_naming_namespace_and_resource()
+    {
+        await using var ns = await BuildNamespace.CreateAsync(kube);
+        var nobody = await ns.ServiceAccountAsync("nobody");
+
+        var error = await Assert.ThrowsAsync<KubernetesApiException>(() => ns.Backend(Options(), nobody).RunAsync(Job(), Credentials(), new CollectingLogSink(), TestContext.Current.CancellationToken));
+
+        Assert.Equal(HttpStatusCode.Forbidden, error.StatusCode);
+        Assert.Equal("Forbidden", error.Reason);
+        Assert.Contains($"create secrets/{KubernetesBuildNames.For(Job().BuildId).Secret} in namespace '{ns.Name}'", error.Message);
+        Assert.Contains($"system:serviceaccount:{ns.Name}:nobody", error.Message);
+        Assert.Contains("RBAC", error.Message);
+        Assert.DoesNotContain(Password, error.ToString());
+        Assert.True(await ns.IsEmptyAsync());
+    }
+
+    [Fact]
+    public async Task Watches_the_server_closes_are_opened_again_until_the_job_ends()
+    {
+        await using var ns = await BuildNamespace.CreateAsync(kube);
+        await using var pods = ns.Server.Kubelet.Run(ns.Name, new PodScript { StartAfter = TimeSpan.FromSeconds(1), RunFor = TimeSpan.FromSeconds(4), Lines = ["#1 slow"] });
+        // The server ends each watch after a second; with Wave's own deadline close behind the build's, a backend that
+        // stopped watching would end "timed out".
+        var backend = ns.Backend(Options(o => (o.WatchTimeout, o.DeadlineGrace) = (TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1))));
+        var job = Job(timeout: TimeSpan.FromSeconds(20));
+
+        var outcome = await backend.RunAsync(job, Credentials(), new CollectingLogSink(), TestContext.Current.CancellationToken);
+
+        Assert.True(outcome.Succeeded, outcome.FailureReason);
+        Assert.InRange(outcome.Duration, TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(19));
+        await ns.AssertBuildObjectsGoneAsync(job.BuildId);
+    }
+
+    [Fact]
+    public async Task A_log_is_followed_for_longer_than_the_request_timeout()
+    {
+        await using var ns = await BuildNamespace.CreateAsync(kube);
+        await using var pods = ns.Server.Kubelet.Run(ns.Name, new PodScript { Lines = ["#1 early"], RunFor = TimeSpan.FromSeconds(4), LastLines = ["#9 late"] });
+        var log = new CollectingLogSink();
+        var job = Job();
+
+        var outcome = await ns.Backend(Options(o => o.RequestTimeout = TimeSpan.FromSeconds(1))).RunAsync(job, Credentials(), log, TestContext.Current.CancellationToken);
+
+        Assert.True(outcome.Succeeded, log.Text);
+        Assert.Contains("#1 early\n", log.Text);
+        Assert.Contains("#9 late\n", log.Text);
+        Assert.DoesNotContain("the log stream broke", log.Text);
+        await ns.AssertBuildObjectsGoneAsync(job.BuildId);
+    }
+
+    [Fact]
+    public async Task A_builder_not_allowed_to_watch_polls_the_job_instead()
+    {
+        await using var ns = await BuildNamespace.CreateAsync(kube);
+        var noWatch = await ns.ServiceAccountAsync("no-watch",
+            BuildNamespace.Rule("batch", "jobs", "create", "get", "delete"),
+            BuildNamespace.Rule("", "pods", "get", "list"),
+            BuildNamespace.Rule("", "pods/log", "get"),
+            BuildNamespace.Rule("", "secrets", "create", "update", "delete"),
+            BuildNamespace.Rule("", "configmaps", "create", "update", "delete"));
+        await using var pods = ns.Server.Kubelet.Run(ns.Name, new PodScript { StartAfter = TimeSpan.FromMilliseconds(500), RunFor = TimeSpan.FromSeconds(2), Lines = ["#1 polled"] });
+        var log = new CollectingLogSink();
+        var job = Job();
+
+        var outcome = await ns.Backend(Options(), noWatch).RunAsync(job, Credentials(), log, TestContext.Current.CancellationToken);
+
+        Assert.True(outcome.Succeeded, log.Text);
+        Assert.Contains("#1 polled", log.Text);
+        await ns.AssertBuildObjectsGoneAsync(job.BuildId);
     }
 
     [Fact]
     public async Task A_cancelled_build_still_deletes_its_objects()
     {
-        await using var api = await FakeKubernetesApi.StartAsync(Namespace, $"Bearer {Token}");
-        api.Script = new PodScript { Hangs = true };
-        var (client, backend) = Backend(api);
-        using var _ = client;
+        await using var ns = await BuildNamespace.CreateAsync(kube);
+        await using var pods = ns.Server.Kubelet.Run(ns.Name, new PodScript { Hangs = true });
         using var cancel = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
-        var names = KubernetesBuildNames.For(Job().BuildId);
-        var build = backend.RunAsync(Job(), Credentials, new CollectingLogSink(), cancel.Token);
-        // Cancel once the build is running in the cluster.
-        for (var waited = 0; !api.Calls.Any(c => c.Query.ContainsKey("watch")) && waited < 200; waited++)
-        {
-            await Task.Delay(50, TestContext.Current.CancellationToken);
-        }
-        Assert.True(api.Exists("jobs", names.Job), "the Job was created before the cancellation");
+        var job = Job();
+
+        var build = ns.Backend(Options()).RunAsync(job, Credentials(), new CollectingLogSink(), cancel.Token);
+        await pods.WaitForRunningPodAsync();
         await cancel.CancelAsync();
 
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => build);
-
-        Assert.False(api.Exists("jobs", names.Job));
-        Assert.False(api.Exists("secrets", names.Secret));
-        Assert.False(api.Exists("configmaps", names.ConfigMap));
-        Assert.Empty(api.Violations);
+        await ns.AssertBuildObjectsGoneAsync(job.BuildId);
     }
 
-    [Fact]
-    public async Task An_expired_watch_lists_the_job_again_and_watches_from_there()
+    private static async Task WaitUntilAsync(Func<bool> condition, string what)
     {
-        await using var api = await FakeKubernetesApi.StartAsync(Namespace, $"Bearer {Token}");
-        var expiredOnce = 0;
-        api.Intercept = call => call.Query.ContainsKey("watch") && Interlocked.Exchange(ref expiredOnce, 1) == 0
-            ? Results.Text(new JsonObject { ["type"] = "ERROR", ["object"] = FakeKubernetesApi.Status(410, "Expired", "too old resource version: 1 (2)") }.ToJsonString() + "\n", "application/json")
-            : null;
-        var (client, backend) = Backend(api);
-        using var _ = client;
-
-        var outcome = await backend.RunAsync(Job(), Credentials, new CollectingLogSink(), TestContext.Current.CancellationToken);
-
-        Assert.True(outcome.Succeeded);
-        Assert.Empty(api.Violations);
-        var calls = api.Calls;
-        var job = KubernetesBuildNames.For(Job().BuildId).Job;
-        var watches = Enumerable.Range(0, calls.Count).Where(i => calls[i].Query.ContainsKey("watch")).ToList();
-        var relist = IndexOf(calls, "GET", $"/jobs/{job}");
-        Assert.True(watches.Count >= 2 && watches[0] < relist && relist < watches[1], string.Join('\n', calls));
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        while (!condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"timed out waiting until {what}");
+            await Task.Delay(50);
+        }
     }
 }

@@ -2,10 +2,6 @@ using System.Text;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 
-using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Options;
-
 using Wave.Builder.Kubernetes;
 using Wave.Core.Builds;
 using Wave.Core.Registry;
@@ -68,7 +64,7 @@ public sealed partial class KubernetesBuildPiecesTests
         var job = new BuildJob { BuildId = "b", ContainerId = "c", TargetImage = "docker.io/u/r:t", Dockerfile = "FROM x", Platform = "linux/amd64", CreatedAt = DateTimeOffset.UtcNow };
         var secret = BuildManifests.Secret(KubernetesBuildNames.For("b"), "ns", job, new Dictionary<string, RegistryCredentials> { ["docker.io"] = new("u", "p") }, new KubernetesBuildOptions());
 
-        var config = JsonNode.Parse(Encoding.UTF8.GetString(Convert.FromBase64String(secret["data"]![".dockerconfigjson"]!.ToString())))!;
+        var config = JsonNode.Parse(secret.Data[BuildManifests.DockerConfigKey])!;
         Assert.NotNull(config["auths"]!["https://index.docker.io/v1/"]);
     }
 
@@ -91,47 +87,5 @@ public sealed partial class KubernetesBuildPiecesTests
         };
 
         Assert.Throws<BuildContextException>(() => BuildManifests.ConfigMap(KubernetesBuildNames.For("b"), "ns", job, new KubernetesBuildOptions()));
-    }
-
-    [Fact]
-    public void Options_bind_from_configuration_and_the_backend_resolves()
-    {
-        var dir = Directory.CreateTempSubdirectory("wave-kube-di-").FullName;
-        try
-        {
-            var kubeconfig = Path.Combine(dir, "config");
-            File.WriteAllText(kubeconfig, """
-                current-context: c
-                clusters: [{name: k, cluster: {server: "https://127.0.0.1:6443"}}]
-                contexts: [{name: c, context: {cluster: k, user: u, namespace: from-context}}]
-                users: [{name: u, user: {token: t}}]
-                """);
-            var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
-            {
-                ["Wave:Build:Kubernetes:Connection"] = "kubeconfig",
-                ["Wave:Build:Kubernetes:Kubeconfig"] = kubeconfig,
-                ["Wave:Build:Kubernetes:Namespace"] = "builds",
-                ["Wave:Build:Kubernetes:Image"] = "example/buildkit:custom",
-                ["Wave:Build:Kubernetes:Args:0"] = "build",
-                ["Wave:Build:Kubernetes:Args:1"] = "--opt=platform={platform}",
-                ["Wave:Build:Kubernetes:NodeSelectors:linux/arm64:pool"] = "arm",
-                ["Wave:Build:Kubernetes:Requests:cpu"] = "2",
-            }).Build();
-            using var provider = new ServiceCollection().AddLogging().AddKubernetesBuildBackend(configuration).BuildServiceProvider();
-
-            var options = provider.GetRequiredService<IOptions<KubernetesBuildOptions>>().Value;
-            var backend = provider.GetRequiredService<KubernetesBuildBackend>();
-
-            Assert.Equal("builds", backend.Namespace);
-            Assert.Equal("example/buildkit:custom", options.Image);
-            Assert.Equal("arm", BuildManifests.NodeSelector("linux/arm64", options)["pool"]);
-            Assert.Equal("amd64", BuildManifests.NodeSelector("linux/amd64", options)["kubernetes.io/arch"]);
-            var job = new BuildJob { BuildId = "b", ContainerId = "c", TargetImage = "r/i:t", Dockerfile = "FROM x", Platform = "linux/arm64", CreatedAt = DateTimeOffset.UtcNow };
-            Assert.Equal(["build", "--opt=platform=linux/arm64"], BuildManifests.Arguments(job, options));
-        }
-        finally
-        {
-            Directory.Delete(dir, recursive: true);
-        }
     }
 }

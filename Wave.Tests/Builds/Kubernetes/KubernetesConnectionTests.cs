@@ -1,207 +1,133 @@
 using System.Net;
-using System.Text;
+
+using k8s;
+using k8s.Autorest;
+
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 
 using Wave.Builder.Kubernetes;
+using Wave.Core.Builds;
+using Wave.Tests.Infrastructure.Kubernetes;
 
 namespace Wave.Tests.Builds.Kubernetes;
 
-public sealed class KubernetesConnectionTests : IDisposable
+/// <summary>How the backend finds and logs in to the API server (kubeconfig and context, or in-cluster), against the real one.</summary>
+public sealed class KubernetesConnectionTests(KubernetesFixture kube) : IDisposable
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("wave-kube-").FullName;
-    private readonly TestCertificates _certificates = new();
+    private readonly string _dir = Directory.CreateTempSubdirectory("wave-kube-connection-").FullName;
 
-    public void Dispose()
-    {
-        _certificates.Dispose();
-        Directory.Delete(_dir, recursive: true);
-    }
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    private static string B64(string text) => Convert.ToBase64String(Encoding.UTF8.GetBytes(text));
-
-    private string KubeconfigYaml(string server, string? extraUser = null) => $"""
-        apiVersion: v1
-        kind: Config
-        current-context: dev
-        preferences: {"{}"}
-        clusters:
-        - name: dev-cluster
-          cluster:
-            server: {server}
-            certificate-authority-data: {B64(_certificates.AuthorityPem)}
-        - name: prod-cluster
-          cluster:
-            server: https://prod.example:6443
-            insecure-skip-tls-verify: true
-        contexts:
-        - name: dev
-          context:
-            cluster: dev-cluster
-            user: dev-user
-            namespace: dev-builds
-        - name: prod
-          context:
-            cluster: prod-cluster
-            user: prod-user
-        users:
-        - name: dev-user
-          user:
-            token: dev-token-123
-        - name: prod-user
-          user:
-            username: admin
-            password: hunter2
-        {extraUser ?? ""}
-        """;
+    private static async Task<int> CountPodsAsync(KubernetesBuildCluster cluster) =>
+        (await cluster.Client.CoreV1.ListNamespacedPodAsync(cluster.Namespace, cancellationToken: TestContext.Current.CancellationToken)).Items.Count;
 
     [Fact]
-    public async Task Kubeconfig_current_context_gives_server_namespace_ca_and_token()
+    public async Task The_kubeconfig_context_chooses_the_user_and_the_namespace()
     {
-        var connection = KubeConfig.Parse(KubeconfigYaml("https://127.0.0.1:6443"), null, _dir);
-
-        Assert.Equal(new Uri("https://127.0.0.1:6443"), connection.Server);
-        Assert.Equal("dev-builds", connection.Namespace);
-        Assert.False(connection.InsecureSkipTlsVerify);
-        Assert.Equal(_certificates.Authority.Thumbprint, Assert.Single(connection.TrustedRoots).Thumbprint);
-        var header = (await connection.Auth.AuthorizationAsync(TestContext.Current.CancellationToken))!;
-        Assert.Equal("Bearer dev-token-123", header.ToString());
-        Assert.DoesNotContain("dev-token-123", connection.ToString());
-    }
-
-    [Fact]
-    public async Task Kubeconfig_named_context_gives_its_cluster_and_basic_login()
-    {
-        var connection = KubeConfig.Parse(KubeconfigYaml("https://127.0.0.1:6443"), "prod", _dir);
-
-        Assert.Equal(new Uri("https://prod.example:6443"), connection.Server);
-        Assert.Equal("default", connection.Namespace);
-        Assert.True(connection.InsecureSkipTlsVerify);
-        Assert.Empty(connection.TrustedRoots);
-        var header = (await connection.Auth.AuthorizationAsync(TestContext.Current.CancellationToken))!;
-        Assert.Equal("Basic", header.Scheme);
-        Assert.Equal("admin:hunter2", Encoding.UTF8.GetString(Convert.FromBase64String(header.Parameter!)));
-        Assert.DoesNotContain("hunter2", connection.ToString());
-    }
-
-    [Fact]
-    public void Kubeconfig_errors_name_what_is_missing()
-    {
-        var yaml = KubeconfigYaml("https://127.0.0.1:6443");
-        Assert.Contains("context named 'nope'", Assert.Throws<InvalidOperationException>(() => KubeConfig.Parse(yaml, "nope", _dir)).Message);
-        var exec = """
-            current-context: c
-            clusters: [{name: k, cluster: {server: "https://k:6443"}}]
-            contexts: [{name: c, context: {cluster: k, user: u}}]
-            users: [{name: u, user: {exec: {command: aws}}}]
-            """;
-        Assert.Contains("exec", Assert.Throws<InvalidOperationException>(() => KubeConfig.Parse(exec, null, _dir)).Message);
-    }
-
-    [Fact]
-    public async Task Kubeconfig_relative_files_resolve_next_to_the_kubeconfig()
-    {
-        File.WriteAllText(Path.Combine(_dir, "ca.pem"), _certificates.AuthorityPem);
-        File.WriteAllText(Path.Combine(_dir, "token"), "file-token\n");
+        var server = await kube.GetAsync();
+        var ns = await server.CreateNamespaceAsync("wave-context");
+        var admin = File.ReadAllText(server.KubeconfigPath).Split("token: ")[1].Split('\n')[0].Trim();
         var path = Path.Combine(_dir, "config");
-        File.WriteAllText(path, """
-            current-context: c
-            clusters: [{name: k, cluster: {server: "https://k:6443", certificate-authority: ca.pem}}]
-            contexts: [{name: c, context: {cluster: k, user: u, namespace: ns1}}]
-            users: [{name: u, user: {tokenFile: token}}]
+        var ca = Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(server.CertificateAuthorityPem));
+        File.WriteAllText(path, $"""
+            apiVersion: v1
+            kind: Config
+            current-context: stranger
+            clusters:
+            - name: test
+              cluster: {"{"}server: "{server.Server}", certificate-authority-data: {ca}{"}"}
+            users:
+            - name: admin
+              user: {"{"}token: {admin}{"}"}
+            - name: stranger
+              user: {"{"}token: not-a-token-the-server-knows{"}"}
+            contexts:
+            - name: builds
+              context: {"{"}cluster: test, user: admin, namespace: {ns}{"}"}
+            - name: stranger
+              context: {"{"}cluster: test, user: stranger{"}"}
             """);
 
-        var connection = new KubernetesBuildOptions { Connection = "kubeconfig", Kubeconfig = path, Namespace = "override" }.LoadConnection(_ => null);
+        using var builds = KubernetesBuildCluster.Connect(new KubernetesBuildOptions { Connection = "kubeconfig", Kubeconfig = path, Context = "builds" });
+        using var current = KubernetesBuildCluster.Connect(new KubernetesBuildOptions { Connection = "kubeconfig", Kubeconfig = path });
 
-        Assert.Equal("override", connection.Namespace);
-        Assert.Equal(_certificates.Authority.Thumbprint, Assert.Single(connection.TrustedRoots).Thumbprint);
-        Assert.Equal("Bearer file-token", (await connection.Auth.AuthorizationAsync(TestContext.Current.CancellationToken))!.ToString());
+        Assert.Equal(ns, builds.Namespace);
+        Assert.Equal(0, await CountPodsAsync(builds));
+        Assert.Equal("default", current.Namespace);
+        var refused = await Assert.ThrowsAsync<HttpOperationException>(() => CountPodsAsync(current));
+        Assert.Equal(HttpStatusCode.Unauthorized, refused.Response.StatusCode);
+        await server.DeleteNamespaceAsync(ns);
     }
 
     [Fact]
-    public async Task In_cluster_config_trusts_the_service_account_ca_and_rereads_a_rotated_token()
+    public async Task In_cluster_uses_the_service_account_token_ca_and_namespace_of_the_pod()
     {
-        using var serverCertificate = _certificates.Server();
-        await using var api = await FakeKubernetesApi.StartAsync("team-a", "Bearer first-token", serverCertificate);
-        File.WriteAllText(Path.Combine(_dir, "token"), "first-token");
-        File.WriteAllText(Path.Combine(_dir, "ca.crt"), _certificates.AuthorityPem);
-        File.WriteAllText(Path.Combine(_dir, "namespace"), "team-a\n");
-        var environment = new Dictionary<string, string> { ["KUBERNETES_SERVICE_HOST"] = "127.0.0.1", ["KUBERNETES_SERVICE_PORT"] = $"{api.Server.Port}" };
-        var options = new KubernetesBuildOptions { ServiceAccountPath = _dir };
+        var server = await kube.GetAsync();
+        await using var ns = await BuildNamespace.CreateAsync(kube, "wave-in-cluster");
+        var reader = await ns.ServiceAccountAsync("reader", BuildNamespace.Rule("", "pods", "list"));
+        File.WriteAllText(Path.Combine(_dir, "token"), reader.AccessToken);
+        File.WriteAllText(Path.Combine(_dir, "ca.crt"), server.CertificateAuthorityPem);
+        File.WriteAllText(Path.Combine(_dir, "namespace"), ns.Name + "\n");
+        var pod = new Dictionary<string, string> { ["KUBERNETES_SERVICE_HOST"] = "127.0.0.1", ["KUBERNETES_SERVICE_PORT"] = $"{server.Server.Port}" };
 
-        var connection = options.LoadConnection(environment.GetValueOrDefault);
-        using var client = new KubernetesApiClient(connection);
+        using var inCluster = KubernetesBuildCluster.Connect(new KubernetesBuildOptions { Connection = "in-cluster", ServiceAccountPath = _dir }, pod.GetValueOrDefault);
+        using var auto = KubernetesBuildCluster.Connect(new KubernetesBuildOptions { ServiceAccountPath = _dir }, pod.GetValueOrDefault);
 
-        Assert.Equal(api.Server, connection.Server);
-        Assert.Equal("team-a", connection.Namespace);
-        Assert.Empty(await client.ListPodsAsync(connection.Namespace, "app=x", TestContext.Current.CancellationToken));
+        Assert.Equal(ns.Name, inCluster.Namespace);
+        Assert.Equal(0, await CountPodsAsync(inCluster));
+        Assert.Equal(ns.Name, auto.Namespace);
+        Assert.Equal(0, await CountPodsAsync(auto));
+        // The token is the service account's: what its Role does not allow is refused.
+        var refused = await Assert.ThrowsAsync<HttpOperationException>(() => inCluster.Client.CoreV1.ListNamespacedSecretAsync(ns.Name, cancellationToken: TestContext.Current.CancellationToken));
+        Assert.Equal(HttpStatusCode.Forbidden, refused.Response.StatusCode);
+        Assert.Contains($"system:serviceaccount:{ns.Name}:reader", refused.Response.Content);
 
-        // The kubelet rotates the projected token: the next request must carry the new one.
-        File.WriteAllText(Path.Combine(_dir, "token"), "second-token");
-        File.SetLastWriteTimeUtc(Path.Combine(_dir, "token"), DateTime.UtcNow.AddSeconds(5));
-        api.ExpectedAuthorization = "Bearer second-token";
-        Assert.Empty(await client.ListPodsAsync(connection.Namespace, "app=x", TestContext.Current.CancellationToken));
-
-        Assert.Empty(api.Violations);
-        Assert.Equal(["Bearer first-token", "Bearer second-token"], api.Calls.Select(c => c.Authorization));
+        var outside = Assert.Throws<InvalidOperationException>(() => new KubernetesBuildOptions { Connection = "in-cluster", ServiceAccountPath = _dir }.LoadConfiguration(_ => null));
+        Assert.Contains("KUBERNETES_SERVICE_HOST", outside.Message);
     }
 
     [Fact]
     public async Task A_server_certificate_from_another_ca_is_refused()
     {
-        using var serverCertificate = _certificates.Server();
-        await using var api = await FakeKubernetesApi.StartAsync("default", "Bearer t", serverCertificate);
+        var server = await kube.GetAsync();
         using var otherAuthority = new TestCertificates("some-other-ca");
-        using var client = new KubernetesApiClient(new KubernetesConnection { Server = api.Server, TrustedRoots = [otherAuthority.Authority], Auth = new BearerTokenAuth("t") });
+        var configuration = server.ConfigurationFor("whatever");
+        configuration.SslCaCerts = [otherAuthority.Authority];
+        using var client = new k8s.Kubernetes(configuration);
 
-        await Assert.ThrowsAsync<HttpRequestException>(() => client.ListPodsAsync("default", "app=x", TestContext.Current.CancellationToken));
-        Assert.Empty(api.Calls);
+        await Assert.ThrowsAsync<HttpRequestException>(() => client.CoreV1.ListNamespaceAsync(cancellationToken: TestContext.Current.CancellationToken));
     }
 
     [Fact]
-    public async Task Kubeconfig_client_certificate_is_presented_over_tls()
+    public async Task Options_bind_from_configuration_and_the_backend_resolves()
     {
-        using var serverCertificate = _certificates.Server();
-        await using var api = await FakeKubernetesApi.StartAsync("dev-builds", expectedAuthorization: null, serverCertificate);
-        var (certificatePem, keyPem) = _certificates.Client("CN=wave-builder, O=wave");
-        var user = $"""
-            - name: cert-user
-              user:
-                client-certificate-data: {B64(certificatePem)}
-                client-key-data: {B64(keyPem)}
-            contexts2: []
-            """;
-        var yaml = KubeconfigYaml(api.Server.ToString()).Replace("user: dev-user", "user: cert-user", StringComparison.Ordinal) + "\n" + user.Replace("contexts2: []", "", StringComparison.Ordinal);
-        var connection = KubeConfig.Parse(yaml, null, _dir);
-        using var client = new KubernetesApiClient(connection);
-
-        await client.ListPodsAsync(connection.Namespace, "app=x", TestContext.Current.CancellationToken);
-
-        var call = Assert.Single(api.Calls);
-        Assert.Null(call.Authorization);
-        Assert.Contains("CN=wave-builder", call.ClientCertificateSubject);
-        Assert.Empty(api.Violations);
-    }
-
-    [Fact]
-    public async Task Not_found_and_conflict_answers_become_typed_errors()
-    {
-        await using var api = await FakeKubernetesApi.StartAsync("default", "Bearer t");
-        using var client = new KubernetesApiClient(new KubernetesConnection { Server = api.Server, Auth = new BearerTokenAuth("t") });
-        var configMap = new System.Text.Json.Nodes.JsonObject
+        var server = await kube.GetAsync();
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
         {
-            ["apiVersion"] = "v1",
-            ["kind"] = "ConfigMap",
-            ["metadata"] = new System.Text.Json.Nodes.JsonObject { ["name"] = "c1", ["labels"] = new System.Text.Json.Nodes.JsonObject { ["wave.seqera.io/build-id"] = "b1" } },
-            ["data"] = new System.Text.Json.Nodes.JsonObject { ["a"] = "1" },
-        };
+            ["Wave:Build:Kubernetes:Connection"] = "kubeconfig",
+            ["Wave:Build:Kubernetes:Kubeconfig"] = server.KubeconfigPath,
+            ["Wave:Build:Kubernetes:Namespace"] = "builds",
+            ["Wave:Build:Kubernetes:Image"] = "example/buildkit:custom",
+            ["Wave:Build:Kubernetes:Args:0"] = "build",
+            ["Wave:Build:Kubernetes:Args:1"] = "--opt=platform={platform}",
+            ["Wave:Build:Kubernetes:NodeSelectors:linux/arm64:pool"] = "arm",
+            ["Wave:Build:Kubernetes:Requests:cpu"] = "2",
+            ["Wave:Build:Kubernetes:WatchTimeout"] = "00:00:30",
+        }).Build();
+        await using var provider = new ServiceCollection().AddLogging().AddKubernetesBuildBackend(configuration).BuildServiceProvider();
 
-        Assert.Null(await client.GetJobAsync("default", "missing", TestContext.Current.CancellationToken));
-        Assert.False(await client.DeleteJobAsync("default", "missing", TestContext.Current.CancellationToken));
-        await client.CreateAsync(KubernetesResource.ConfigMaps, "default", configMap, TestContext.Current.CancellationToken);
-        var conflict = await Assert.ThrowsAsync<KubernetesApiException>(() => client.CreateAsync(KubernetesResource.ConfigMaps, "default", (System.Text.Json.Nodes.JsonObject)configMap.DeepClone(), TestContext.Current.CancellationToken));
-        Assert.Equal(HttpStatusCode.Conflict, conflict.StatusCode);
-        Assert.True(conflict.IsAlreadyExists);
-        var replaced = await client.CreateOrReplaceAsync(KubernetesResource.ConfigMaps, "default", (System.Text.Json.Nodes.JsonObject)configMap.DeepClone(), TestContext.Current.CancellationToken);
-        Assert.Equal("c1", replaced["metadata"]!["name"]!.ToString());
-        Assert.Empty(api.Violations);
+        var options = provider.GetRequiredService<IOptions<KubernetesBuildOptions>>().Value;
+        var backend = provider.GetRequiredService<KubernetesBuildBackend>();
+
+        Assert.Equal("builds", backend.Namespace);
+        Assert.Equal("example/buildkit:custom", options.Image);
+        Assert.Equal(TimeSpan.FromSeconds(30), options.WatchTimeout);
+        Assert.Equal("arm", BuildManifests.NodeSelector("linux/arm64", options)["pool"]);
+        Assert.Equal("amd64", BuildManifests.NodeSelector("linux/amd64", options)["kubernetes.io/arch"]);
+        var job = new BuildJob { BuildId = "b", ContainerId = "c", TargetImage = "r/i:t", Dockerfile = "FROM x", Platform = "linux/arm64", CreatedAt = DateTimeOffset.UtcNow };
+        Assert.Equal(["build", "--opt=platform=linux/arm64"], BuildManifests.Arguments(job, options));
+        Assert.NotEmpty((await provider.GetRequiredService<KubernetesBuildCluster>().Client.CoreV1.ListNamespaceAsync(cancellationToken: TestContext.Current.CancellationToken)).Items);
     }
 }

@@ -2,9 +2,9 @@ using System.Net;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 
-namespace Wave.Tests.Builds.Kubernetes;
+namespace Wave.Tests.Infrastructure.Kubernetes;
 
-/// <summary>A throwaway certificate authority, and certificates it signs, for TLS against the fake API server.</summary>
+/// <summary>A throwaway certificate authority, and certificates it signs, for TLS servers of the tests (the test kubelet, a control plane started without start-kube.sh).</summary>
 public sealed class TestCertificates : IDisposable
 {
     private readonly ECDsa _caKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
