@@ -141,7 +141,8 @@ public sealed class ContainerRequestService(
             SourceDigest = track.Digest,
             BuildId = track.Digest is null ? track.BuildId : null,
             ContainerConfig = request.Config,
-            Platform = plan.Platform.ToString(),
+            // A multi-platform build is an index: the token serves it whole, and each client picks its platform.
+            Platform = plan.IsMultiPlatform ? null : plan.Platform.ToString(),
             TargetImage = TargetImage(id, request.Image),
             CreatedAt = now,
             ExpiresAt = now + options.Value.Tokens.TimeToLive,

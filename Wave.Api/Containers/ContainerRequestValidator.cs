@@ -138,7 +138,7 @@ public static class ContainerRequestValidator
         {
             ValidateConfig(config, limits);
         }
-        return new ValidatedContainerRequest(ImageReference.Parse(plan.TargetImage), plan.Platform, config, plan)
+        return new ValidatedContainerRequest(ImageReference.Parse(plan.TargetImage), plan.IsMultiPlatform ? null : plan.Platform, config, plan)
         {
             DryRun = request.DryRun == true,
             Fingerprint = request.Fingerprint,
