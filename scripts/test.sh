@@ -37,6 +37,7 @@ as_root() {
 packages=(
   docker-registry buildah skopeo docker.io redis-server rabbitmq-server postgresql squashfs-tools umoci
   qemu-user-static binfmt-support busybox-static apache2-utils jq wrk chromium chromium-driver etcd-server curl
+  python3-packaging zstd
 )
 # Installing these starts a system instance; the tests start private ones on free ports instead.
 services=(redis-server rabbitmq-server postgresql)

@@ -6,6 +6,7 @@ using Microsoft.Extensions.Options;
 using Wave.Api.Records;
 using Wave.Api.Security;
 using Wave.Core.Requests;
+using Wave.Core.Scans;
 using Wave.Core.State;
 
 namespace Wave.Api.Apis;
@@ -89,7 +90,7 @@ public static class ContainerRecordApi
     /// the reason and the build's page. <c>creationTime</c> is when the build (or the request) started.
     /// </summary>
     public static async Task<IResult> Status(string requestId, HttpContext context, IContainerRecordStore records, IContainerBuildStatus builds,
-        Core.Mirrors.IMirrorStore mirrors, TimeProvider time)
+        Core.Mirrors.IMirrorStore mirrors, ContainerScanService scans, TimeProvider time)
     {
         var cancellationToken = context.RequestAborted;
         var record = await records.FindAsync(requestId, cancellationToken);
@@ -99,13 +100,13 @@ public static class ContainerRecordApi
         }
         if (record.Mirror && record.BuildId is { } mirrorId)
         {
-            return StatusAnswer(await MirrorStatusAsync(record, mirrorId, mirrors, context, cancellationToken));
+            return await MirrorStatusAsync(record, mirrorId, mirrors, scans, context, cancellationToken);
         }
         if (record.BuildId is null)
         {
             // Ready the moment it was answered: the upstream image was resolved (or found built) before.
-            return StatusAnswer(new ContainerStatusResponse(record.Token, ContainerStatusResponse.Done, null, null, record.ScanId, null, true, null, null,
-                record.CreatedAt.UtcDateTime, time.GetUtcNow() - record.CreatedAt));
+            return await WithScanAsync(new ContainerStatusResponse(record.Token, ContainerStatusResponse.Done, null, null, record.ScanId, null, true, null, null,
+                record.CreatedAt.UtcDateTime, time.GetUtcNow() - record.CreatedAt), record, scans, context);
         }
         var build = await builds.FindAsync(record.BuildId, cancellationToken);
         if (build is null)
@@ -120,31 +121,64 @@ public static class ContainerRecordApi
         }
         var failed = build.Succeeded != true;
         var server = $"{context.Request.Scheme}://{context.Request.Host}";
-        return StatusAnswer(new ContainerStatusResponse(record.Token, ContainerStatusResponse.Done, build.BuildId, null, record.ScanId, null, build.Succeeded == true,
+        return await WithScanAsync(new ContainerStatusResponse(record.Token, ContainerStatusResponse.Done, build.BuildId, null, record.ScanId, null, build.Succeeded == true,
             failed ? $"{ContainerStatusResponse.BuildFailed}{(build.Reason is { Length: > 0 } reason ? " - " + reason : "")}" : null,
             failed ? $"{server}/view/builds/{Uri.EscapeDataString(build.BuildId)}" : null,
-            build.StartedAt.UtcDateTime, build.Duration));
+            build.StartedAt.UtcDateTime, build.Duration), record, scans, context);
+    }
+
+    /// <summary>
+    /// A ready image whose request has a required scan: SCANNING until the scan completed, then DONE with the findings
+    /// by severity, and succeeded only when the scan passed the request's scanLevels (the reason and the scan's page
+    /// otherwise). An async scan changes nothing of the status.
+    /// </summary>
+    private static async Task<IResult> WithScanAsync(ContainerStatusResponse status, ContainerRecord record, ContainerScanService scans, HttpContext context)
+    {
+        if (status.Succeeded != true || record.ScanId is not { } scanId || record.ScanMode != ScanMode.Required.ToWire())
+        {
+            return StatusAnswer(status);
+        }
+        var scan = await scans.GetScanAsync(scanId, context.RequestAborted);
+        var details = $"{context.Request.Scheme}://{context.Request.Host}/view/scans/{Uri.EscapeDataString(scanId)}";
+        if (scan is null)
+        {
+            return StatusAnswer(status with { Succeeded = false, Reason = $"the security scan {scanId} of the container is missing from Wave's scan store", DetailsUri = null });
+        }
+        if (!scan.Done)
+        {
+            return StatusAnswer(status with { Status = ContainerStatusResponse.Scanning, Succeeded = null, Duration = null });
+        }
+        var verdict = ScanPolicy.Evaluate(scan, record.ScanLevels);
+        return StatusAnswer(status with
+        {
+            Vulnerabilities = scan.Summary,
+            Succeeded = verdict.Passed,
+            Reason = verdict.Reason,
+            DetailsUri = verdict.Reason is null ? null : details,
+            Duration = status.Duration is { } d && scan.Duration is { } s ? d + s : status.Duration ?? scan.Duration,
+        });
     }
 
     /// <summary>
     /// A mirror is PENDING until its copy is done (queued or copying: there is no build to report), then DONE with
     /// <c>succeeded</c>; a failure has the server's reason followed by this service's, and the mirror's page.
     /// </summary>
-    private static async Task<ContainerStatusResponse> MirrorStatusAsync(ContainerRecord record, string mirrorId, Core.Mirrors.IMirrorStore mirrors,
-        HttpContext context, CancellationToken cancellationToken)
+    private static async Task<IResult> MirrorStatusAsync(ContainerRecord record, string mirrorId, Core.Mirrors.IMirrorStore mirrors,
+        ContainerScanService scans, HttpContext context, CancellationToken cancellationToken)
     {
         var mirror = await mirrors.FindAsync(mirrorId, cancellationToken);
         if (mirror is not { Completed: true })
         {
-            return new ContainerStatusResponse(record.Token, ContainerStatusResponse.Pending, null, mirrorId, record.ScanId, null, null, null, null,
-                (mirror?.CreatedAt ?? record.CreatedAt).UtcDateTime, null);
+            return StatusAnswer(new ContainerStatusResponse(record.Token, ContainerStatusResponse.Pending, null, mirrorId, record.ScanId, null, null, null, null,
+                (mirror?.CreatedAt ?? record.CreatedAt).UtcDateTime, null));
         }
         var failed = mirror.Succeeded != true;
         var server = $"{context.Request.Scheme}://{context.Request.Host}";
-        return new ContainerStatusResponse(record.Token, ContainerStatusResponse.Done, null, mirrorId, record.ScanId, null, mirror.Succeeded == true,
+        // A copy that succeeded is then subject to its required scan, as a build is.
+        return await WithScanAsync(new ContainerStatusResponse(record.Token, ContainerStatusResponse.Done, null, mirrorId, record.ScanId, null, mirror.Succeeded == true,
             failed ? $"{ContainerStatusResponse.MirrorFailed}{(mirror.FailureReason is { Length: > 0 } reason ? " - " + reason : "")}" : null,
             failed ? $"{server}/view/mirrors/{Uri.EscapeDataString(mirrorId)}" : null,
-            mirror.CreatedAt.UtcDateTime, mirror.Duration);
+            mirror.CreatedAt.UtcDateTime, mirror.Duration), record, scans, context);
     }
 
     private static IResult StatusAnswer(ContainerStatusResponse status) => TypedResults.Json(status, OmitNulls);

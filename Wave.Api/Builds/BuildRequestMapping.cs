@@ -26,7 +26,33 @@ public static class BuildRequestMapping
         Freeze = request.Freeze == true,
         NameStrategy = request.NameStrategy,
         Format = request.Format,
+        BuildContext = Object<Core.Augmentation.ContainerLayer>("buildContext", request.BuildContext, "{location, gzipDigest, gzipSize, tarDigest}"),
+        ContainerIncludes = request.ContainerIncludes,
+        BuildTemplate = request.BuildTemplate,
+        BuildCompression = Object<BuildCompressionFields>("buildCompression", request.BuildCompression, "{mode, level, force}"),
     };
+
+    /// <exception cref="ApiException">400 naming <paramref name="field"/> (or the part of it) when it is not an object of the documented shape.</exception>
+    private static T? Object<T>(string field, JsonElement? value, string shape) where T : class
+    {
+        if (value is not { } element || element.ValueKind == JsonValueKind.Null)
+        {
+            return null;
+        }
+        if (element.ValueKind != JsonValueKind.Object)
+        {
+            throw ApiException.BadRequest(field, $"must be an object {shape}, not {element.ValueKind.ToString().ToLowerInvariant()}");
+        }
+        try
+        {
+            return element.Deserialize<T>();
+        }
+        catch (JsonException e)
+        {
+            var path = e.Path is { Length: > 1 } p ? field + p.TrimStart('$') : field;
+            throw ApiException.BadRequest(path, "has a value of the wrong type");
+        }
+    }
 
     private static PackagesFields? Packages(JsonElement? packages)
     {

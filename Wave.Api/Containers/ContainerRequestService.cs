@@ -10,6 +10,7 @@ using Wave.Core.Manifests;
 using Wave.Core.Names;
 using Wave.Core.Registry;
 using Wave.Core.Requests;
+using Wave.Core.Scans;
 using Wave.Core.Security;
 using Wave.Core.Telemetry;
 
@@ -58,6 +59,7 @@ public sealed class ContainerRequestService(
     ContainerRecorder recorder,
     TargetImageHost targetHost,
     NetworkTargetPolicy policy,
+    ContainerScanService scans,
     IOptions<ContainerRequestOptions> options,
     TimeProvider time,
     ILogger<ContainerRequestService> logger) : IDisposable
@@ -91,7 +93,14 @@ public sealed class ContainerRequestService(
         var buildNew = track.Started;
         var now = time.GetUtcNow();
         var id = ContainerTokens.New();
-        var details = new RecordDetails(track.BuildId, plan.Freeze, Mirror: false, BuildNew: track.BuildId is null ? null : buildNew, ScanId: null, request.Fingerprint);
+        // The built image is scanned once its build succeeded (the scan waits for it); a build asks for an async scan
+        // unless the request says otherwise, as the server does. A SIF is not an image a scan can read.
+        var (scanId, scanMode) = plan.Format == Core.Builds.BuildPlanner.SifFormat
+            ? (null, ScanMode.None)
+            : await StartScanAsync(request, request.ScanMode ?? (scans.Enabled ? ScanMode.Async : ScanMode.None), id,
+                ImageReference.Parse(track.TargetImage), plan.Platform, null, track.BuildId, cancellationToken);
+        var details = new RecordDetails(track.BuildId, plan.Freeze, Mirror: false, BuildNew: track.BuildId is null ? null : buildNew, scanId, request.Fingerprint,
+            scanId is null ? null : scanMode.ToWire(), scanId is null ? null : request.ScanLevels);
         if (plan.Freeze)
         {
             // A SIF is answered as oras://registry/repository:tag, the name singularity pull takes.
@@ -124,6 +133,7 @@ public sealed class ContainerRequestService(
                 BuildId = track.BuildId,
                 Cached = track.Cached,
                 Freeze = true,
+                ScanId = scanId,
                 Succeeded = track.Succeeded,
                 DryRun = request.DryRun,
                 BuildNew = buildNew,
@@ -136,12 +146,16 @@ public sealed class ContainerRequestService(
             SourceDigest = track.Digest,
             BuildId = track.Digest is null ? track.BuildId : null,
             ContainerConfig = request.Config,
-            Platform = plan.Platform.ToString(),
+            // A multi-platform build is an index: the token serves it whole, and each client picks its platform.
+            Platform = plan.IsMultiPlatform ? null : plan.Platform.ToString(),
             TargetImage = TargetImage(id, request.Image),
             CreatedAt = now,
             ExpiresAt = now + options.Value.Tokens.TimeToLive,
             RequestIp = requestIp,
             User = user,
+            ScanId = scanId,
+            ScanMode = scanId is null ? null : scanMode.ToWire(),
+            ScanLevels = scanId is null ? null : request.ScanLevels,
         };
         if (!request.DryRun)
         {
@@ -160,6 +174,7 @@ public sealed class ContainerRequestService(
             ContainerImage = track.TargetImage,
             BuildId = track.BuildId,
             Cached = track.Cached,
+            ScanId = scanId,
             Succeeded = track.Succeeded,
             DryRun = request.DryRun,
             BuildNew = buildNew,
@@ -208,14 +223,22 @@ public sealed class ContainerRequestService(
                 DryRun = true,
             };
         }
+        // The image scanned is the one the token serves: the upstream pinned by the digest just resolved.
+        var (scanId, scanMode) = await StartScanAsync(request, request.ScanMode ?? ScanMode.None, token, image with { Digest = upstream.Digest },
+            request.Platform ?? ContainerPlatform.LinuxAmd64,
+            userCredentials is null ? null : new SingleRegistryCredentials(image.Registry, userCredentials, configuredCredentials), null, cancellationToken);
         containerRequest = containerRequest with
         {
             SealedCredentials = userCredentials is null ? null : await sealer.SealAsync(token, image.Registry, userCredentials, cancellationToken),
+            ScanId = scanId,
+            ScanMode = scanId is null ? null : scanMode.ToWire(),
+            ScanLevels = scanId is null ? null : request.ScanLevels,
         };
         var credentialsSource = userCredentials is not null ? "platform"
             : await configuredCredentials.GetAsync(image.Registry, cancellationToken) is not null ? "configuration" : null;
         await recorder.RecordAsync(containerRequest, request.PlatformAccess, credentialsSource,
-            new RecordDetails(null, Freeze: false, Mirror: false, BuildNew: null, ScanId: null, request.Fingerprint), cancellationToken);
+            new RecordDetails(null, Freeze: false, Mirror: false, BuildNew: null, scanId, request.Fingerprint,
+                containerRequest.ScanMode, containerRequest.ScanLevels), cancellationToken);
         await store.SaveAsync(containerRequest, cancellationToken);
         logger.LogInformation("Issued container token {Token} for {SourceImage}@{SourceDigest} to {User} (augmented: {Augmented})",
             token, containerRequest.SourceImage, upstream.Digest, user?.UserName ?? "anonymous", containerRequest.IsAugmented);
@@ -226,8 +249,25 @@ public sealed class ContainerRequestService(
             TargetImage = containerRequest.TargetImage,
             Expiration = containerRequest.ExpiresAt,
             ContainerImage = containerRequest.SourceImage,
-            Succeeded = true,
+            ScanId = scanId,
+            // Ready now, unless a scan is to say so.
+            Succeeded = scanId is null ? true : null,
         };
+    }
+
+    /// <summary>
+    /// Starts (or joins) the scan a request asks for; nothing for a dry run or <c>scanMode: none</c>. The request was
+    /// checked against the service's capabilities before, so scans are enabled when a mode is given.
+    /// </summary>
+    private async Task<(string? ScanId, ScanMode Mode)> StartScanAsync(ValidatedContainerRequest request, ScanMode mode, string requestId, ImageReference image,
+        ContainerPlatform platform, IRegistryCredentialsProvider? credentials, string? buildId, CancellationToken cancellationToken)
+    {
+        if (request.DryRun || mode == ScanMode.None)
+        {
+            return (null, ScanMode.None);
+        }
+        var scanId = await scans.StartScanAsync(new ScanSubject(image, platform, credentials, new ScanOrigin(BuildId: buildId, RequestId: requestId)), mode, cancellationToken);
+        return (scanId, mode);
     }
 
     /// <summary>The registry a user named must be one Wave may reach (see <see cref="NetworkTargetPolicy"/>).</summary>

@@ -31,6 +31,12 @@ public sealed record ValidatedContainerRequest(ImageReference Image, ContainerPl
 
     /// <summary>The time zone offset of the client's <c>timestamp</c> (<c>+02:00</c>, <c>Z</c>), when it sent a readable one.</summary>
     public string? OffsetId { get; init; }
+
+    /// <summary><c>scanMode</c> as sent; null when the request left it out (a build then gets an <c>async</c> scan, as the server does).</summary>
+    public Core.Scans.ScanMode? ScanMode { get; init; }
+
+    /// <summary><c>scanLevels</c>, normalised (LOW, MEDIUM, HIGH, CRITICAL): what a required scan may find.</summary>
+    public IReadOnlyList<string> ScanLevels { get; init; } = [];
 }
 
 /// <summary>A request the service refuses: HTTP status, the field at fault (if any) and why.</summary>
@@ -61,6 +67,20 @@ public static class ContainerRequestValidator
 
     /// <param name="builds">The build settings; null or disabled: a build request is refused.</param>
     public static ValidatedContainerRequest Validate(SubmitContainerTokenRequest request, ContainerRequestLimits limits, BuildOptions? builds = null)
+    {
+        Core.Scans.ScanMode? scanMode = null;
+        if (request.ScanMode is not null)
+        {
+            scanMode = Core.Scans.ScanModes.TryParse(request.ScanMode, out var mode, out var modeError) ? mode : throw ApiException.BadRequest("scanMode", modeError![("scanMode: ".Length)..]);
+        }
+        if (!Core.Scans.ScanLevel.TryParseList(request.ScanLevels, out var scanLevels, out var levelsError))
+        {
+            throw ApiException.BadRequest("scanLevels", levelsError["scanLevels: ".Length..]);
+        }
+        return ValidateContent(request, limits, builds) with { ScanMode = scanMode, ScanLevels = scanLevels };
+    }
+
+    private static ValidatedContainerRequest ValidateContent(SubmitContainerTokenRequest request, ContainerRequestLimits limits, BuildOptions? builds)
     {
         if (request.Mirror == true)
         {
@@ -180,7 +200,7 @@ public static class ContainerRequestValidator
         {
             ValidateConfig(config, limits);
         }
-        return new ValidatedContainerRequest(ImageReference.Parse(plan.TargetImage), plan.Platform, config, plan)
+        return new ValidatedContainerRequest(ImageReference.Parse(plan.TargetImage), plan.IsMultiPlatform ? null : plan.Platform, config, plan)
         {
             DryRun = request.DryRun == true,
             Fingerprint = request.Fingerprint,

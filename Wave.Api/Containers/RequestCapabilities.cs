@@ -17,22 +17,25 @@ public sealed record ServiceCapabilities
     /// <summary>Container mirroring (<c>mirror: true</c>): <c>Wave:Mirror:Enabled</c>, and builders to copy on (<c>Wave:Build:Enabled</c>).</summary>
     public bool Mirror { get; init; }
 
-    /// <summary>Security scans (<c>scanMode</c>, <c>scanLevels</c>). Not implemented yet.</summary>
+    /// <summary>Security scans (<c>scanMode</c>, <c>scanLevels</c>): on when a vulnerability database is configured (<c>Wave:Scan:VulnerabilityDatabase</c>).</summary>
     public bool Scan { get; init; }
 
-    /// <summary>One build for several platforms (<c>containerPlatform: linux/amd64,linux/arm64</c>). Not implemented yet.</summary>
+    /// <summary>One build for several platforms (<c>containerPlatform: linux/amd64,linux/arm64</c>): an image index.</summary>
     public bool MultiPlatformBuilds { get; init; }
 
-    /// <summary>A build context archive sent with the request (<c>buildContext</c>). Not implemented yet.</summary>
+    /// <summary>A build context archive sent with the request (<c>buildContext</c>), unpacked as the build's context.</summary>
     public bool BuildContext { get; init; }
 
-    /// <summary>Layers of other images added to the container (<c>containerIncludes</c>). Not implemented yet.</summary>
+    /// <summary>
+    /// Other images merged into a built container (<c>containerIncludes</c>). Only with a build: on an image served as it
+    /// is (an augmentation) they are still refused.
+    /// </summary>
     public bool ContainerIncludes { get; init; }
 
-    /// <summary>Conda lock files at an http(s) URL in <c>packages.entries</c>. Not implemented yet.</summary>
+    /// <summary>Conda lock files at an http(s) URL in <c>packages.entries</c>, fetched by the builder.</summary>
     public bool RemoteCondaLockFiles { get; init; }
 
-    /// <summary>Layer compression other than gzip, or a gzip level (<c>buildCompression</c>). Not implemented yet.</summary>
+    /// <summary>Layer compression other than gzip, or a level (<c>buildCompression</c>); what the builder cannot write is the planner's 400.</summary>
     public bool BuildCompression { get; init; }
 
     /// <summary>The <c>buildTemplate</c> values a packages build can use, by package type.</summary>
@@ -52,6 +55,16 @@ public sealed record ServiceCapabilities
     {
         Builds = builds.Enabled,
         Mirror = builds.Enabled && (mirrors?.Enabled ?? true),
+        MultiPlatformBuilds = true,
+        BuildContext = true,
+        ContainerIncludes = true,
+        RemoteCondaLockFiles = true,
+        BuildCompression = true,
+        BuildTemplates = new Dictionary<string, IReadOnlyList<string>>
+        {
+            ["CONDA"] = [Core.Builds.BuildTemplates.CondaMicromambaV2, CondaMicromambaV1, Core.Builds.BuildTemplates.CondaPixiV1],
+            ["CRAN"] = [Core.Builds.BuildTemplates.CranInstallrV1],
+        },
     };
 }
 
@@ -79,6 +92,10 @@ public static class RequestCapabilities
         if (request.ContainerIncludes is { Count: > 0 } && !capabilities.ContainerIncludes)
         {
             throw NotImplemented("containerIncludes", "Container includes are not supported by this Wave service - build an image that contains them instead");
+        }
+        if (request.ContainerIncludes is { Count: > 0 } && !AsksForBuild(request))
+        {
+            throw NotImplemented("containerIncludes", "Container includes are merged into built images only by this Wave service - send freeze with a buildRepository (or a containerFile) so that they are built in; adding them to an image as it is served is not supported");
         }
         CheckPackages(request, capabilities);
         CheckCompression(request, capabilities);
@@ -177,11 +194,12 @@ public static class RequestCapabilities
         }
         if (request.ScanMode is { } mode && !mode.Equals("none", StringComparison.OrdinalIgnoreCase))
         {
-            throw NotImplemented("scanMode", $"Security scan service is not enabled - this Wave service does not scan containers yet, so scanMode '{mode}' cannot be honoured (send none or leave it out)");
+            throw NotImplemented("scanMode", $"Security scan service is not enabled - Check Wave configuration setting '{Core.Scans.ScanOptions.DatabaseSetting}' " +
+                $"(a folder or archive of OSV vulnerability advisories): scanMode '{mode}' cannot be honoured without it (send none or leave it out)");
         }
         if (request.ScanLevels is { Count: > 0 })
         {
-            throw NotImplemented("scanLevels", "Security scan service is not enabled - this Wave service does not scan containers yet, so scanLevels cannot be checked (leave them out)");
+            throw NotImplemented("scanLevels", $"Security scan service is not enabled - Check Wave configuration setting '{Core.Scans.ScanOptions.DatabaseSetting}': scanLevels cannot be checked without it (leave them out)");
         }
     }
 

@@ -29,7 +29,10 @@ public static class ApiExtensions
         builder.Services.AddSingleton<ContainerInspector>();
         builder.AddWaveNetworkPolicy();
         builder.Services.AddSingleton(services => ServiceCapabilities.For(services.GetRequiredService<IOptions<BuildOptions>>().Value,
-            services.GetRequiredService<IOptions<Wave.Core.Mirrors.MirrorOptions>>().Value));
+            services.GetRequiredService<IOptions<Wave.Core.Mirrors.MirrorOptions>>().Value) with
+        {
+            Scan = services.GetRequiredService<IOptions<Wave.Core.Scans.ScanOptions>>().Value.Enabled,
+        });
         builder.AddWaveMirrors();
         builder.Services.AddMemoryCache();
         builder.Services.Configure<IdentityOptions>(builder.Configuration.GetSection("Wave:Identity"));
@@ -45,6 +48,7 @@ public static class ApiExtensions
         builder.Services.TryAddSingleton<IContainerBuildStatus, BuildStoreContainerBuildStatus>();
         builder.Services.Configure<AdminOptions>(builder.Configuration.GetSection("Wave:Admin"));
         builder.Services.AddOpenApi(LandingPage.OpenApiDocument);
+        builder.AddWaveScans();
         return builder;
     }
 
@@ -61,6 +65,7 @@ public static class ApiExtensions
         app.MapMirrorsApi();
         app.MapMirrorPages();
         app.MapLandingPage();
+        app.MapScansApi();
         return app;
     }
 }

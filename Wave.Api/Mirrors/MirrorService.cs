@@ -10,6 +10,7 @@ using Wave.Core.Names;
 using Wave.Core.Persistence;
 using Wave.Core.Registry;
 using Wave.Core.Requests;
+using Wave.Core.Scans;
 using Wave.Core.Security;
 
 namespace Wave.Api.Mirrors;
@@ -36,6 +37,7 @@ public sealed class MirrorService(
     IOptions<ContainerRequestOptions> requestOptions,
     IOptions<MirrorOptions> mirrorOptions,
     IOptions<Core.Builds.BuildOptions> buildOptions,
+    ContainerScanService scans,
     TimeProvider time,
     ILogger<MirrorService> logger)
 {
@@ -100,6 +102,13 @@ public sealed class MirrorService(
         }
 
         var requestId = ContainerTokens.New();
+        // The mirror has the source's bytes under the source's digests: scanning the source by digest is scanning the
+        // mirror, and needs no wait for the copy. The container status holds a required scan's verdict back until both
+        // the copy and the scan are done.
+        var scanMode = request.ScanMode ?? ScanMode.None;
+        var scanId = scanMode == ScanMode.None ? null : await scans.StartScanAsync(
+            new ScanSubject(source with { Digest = sourceDigest }, request.Platform ?? ContainerPlatform.LinuxAmd64, logins,
+                new ScanOrigin(MirrorId: track.MirrorId, RequestId: requestId)), scanMode, cancellationToken);
         var containerRequest = new ContainerRequest
         {
             Token = requestId,
@@ -118,11 +127,12 @@ public sealed class MirrorService(
               || await configuredCredentials.GetAsync(target.Registry, cancellationToken) is not null ? "configuration" : null;
         // Recorded only: a mirror has no token entry, so nothing can be pulled through its request id.
         await recorder.RecordAsync(containerRequest, request.PlatformAccess, credentialsSource,
-            new RecordDetails(track.MirrorId, Freeze: false, Mirror: true, BuildNew: track.MirrorId is null ? null : track.Started, ScanId: null, request.Fingerprint),
+            new RecordDetails(track.MirrorId, Freeze: false, Mirror: true, BuildNew: track.MirrorId is null ? null : track.Started, scanId, request.Fingerprint,
+                scanId is null ? null : scanMode.ToWire(), scanId is null ? null : request.ScanLevels),
             cancellationToken);
         logger.LogInformation("Mirror request {RequestId} of {SourceImage}@{SourceDigest} to {TargetImage} from {User}: mirror {MirrorId} (started: {Started}, cached: {Cached})",
             requestId, source, sourceDigest, targetName, user?.UserName ?? "anonymous", track.MirrorId, track.Started, track.Cached);
-        return Answer(requestId, targetName, track, dryRun: false);
+        return Answer(requestId, targetName, track, dryRun: false) with { ScanId = scanId };
     }
 
     private async Task<MirrorTrack> StartAsync(ValidatedContainerRequest request, ImageReference source, string sourceDigest, string targetName, string contentId,

@@ -1,8 +1,11 @@
+using Microsoft.Extensions.DependencyInjection.Extensions;
+
 using Wave.Builder.Kubernetes;
 using Wave.Builder.Local;
 using Wave.Builder.Sif;
 using Wave.Builder.Worker;
 using Wave.Core.Builds;
+using Wave.Core.Registry;
 
 namespace Microsoft.AspNetCore.Builder;
 
@@ -39,9 +42,19 @@ public static class BuilderExtensions
                 throw new InvalidOperationException($"{BackendKey} '{backend}' is not a build backend: use local or kubernetes");
         }
 
+        DecorateWithMultiPlatform(builder.Services);
         DecorateWithSif(builder.Services);
 
         builder.Services.AddHttpClient(RemoteLayerFetcher.HttpClientName, client => client.Timeout = TimeSpan.FromMinutes(10));
+        if (!builder.Services.Any(d => d.ServiceType == typeof(Wave.Core.Security.NetworkTargetPolicy)))
+        {
+            // A builder of its own (not hosted with the Api, which registers the policy): the same rule for loopback,
+            // allowed in the embedded run only.
+            builder.Services.Configure<Wave.Core.Security.NetworkTargetOptions>(builder.Configuration.GetSection("Wave:Security"));
+            builder.Services.PostConfigure<Wave.Core.Security.NetworkTargetOptions>(options =>
+                options.AllowLoopback ??= string.IsNullOrWhiteSpace(builder.Configuration.GetConnectionString("redis")));
+            builder.Services.AddSingleton<Wave.Core.Security.NetworkTargetPolicy>();
+        }
         builder.Services.AddSingleton<RemoteLayerFetcher>();
         builder.Services.AddSingleton<BuildRunner>();
         builder.AddWaveMirrorCopies();
@@ -65,6 +78,23 @@ public static class BuilderExtensions
             provider.GetRequiredService<SifImageBuilder>(),
             provider.GetRequiredService<TimeProvider>(),
             provider.GetRequiredService<ILogger<SifBuildBackend>>()));
+    }
+
+    /// <summary>
+    /// Wraps the registered <see cref="IBuildBackend"/> in a <see cref="MultiPlatformBuildBackend"/>, so that a job for
+    /// several platforms runs as one build per platform on it and ends with their image index.
+    /// </summary>
+    private static void DecorateWithMultiPlatform(IServiceCollection services)
+    {
+        services.AddRegistryClient();
+        var registered = services.Last(d => d.ServiceType == typeof(IBuildBackend));
+        services.Remove(registered);
+        services.AddSingleton<IBuildBackend>(provider => new MultiPlatformBuildBackend(
+            Resolve(provider, registered),
+            provider.GetRequiredService<Wave.Core.Registry.RegistryClient>(),
+            provider.GetRequiredService<Wave.Core.Registry.IRegistryCredentialsProvider>(),
+            provider.GetRequiredService<TimeProvider>(),
+            provider.GetRequiredService<ILogger<MultiPlatformBuildBackend>>()));
     }
 
     private static IBuildBackend Resolve(IServiceProvider provider, ServiceDescriptor descriptor) => (IBuildBackend)(

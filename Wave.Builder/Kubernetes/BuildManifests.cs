@@ -202,6 +202,15 @@ public static partial class BuildManifests
         {
             throw new BuildContextException($"the remote layer {job.RemoteLayers[0].Location} has not been fetched into the build context");
         }
+        // Not carried into the pod yet: a build that needs them fails with this reason rather than building without them.
+        if (job.BuildContext is not null)
+        {
+            throw new BuildContextException("the kubernetes build backend does not unpack a buildContext archive (the local backend does)");
+        }
+        if (job.Compression is not null)
+        {
+            throw new BuildContextException($"the kubernetes build backend does not pass buildCompression ({job.Compression}) to its builder (the local backend does)");
+        }
         var index = 0;
         foreach (var (path, content) in job.BinaryContextFiles.OrderBy(f => f.Key, StringComparer.Ordinal))
         {

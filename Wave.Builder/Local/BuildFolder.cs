@@ -60,6 +60,11 @@ internal sealed class BuildFolder
     public async Task WriteAsync(BuildJob job, string registriesConf, string authJson, CancellationToken cancellationToken)
     {
         Directory.CreateDirectory(Context);
+        if (job.BuildContext?.Data is { } archive)
+        {
+            // First, so that the recipe's own files (conda.yml, layer-N.tar.gz) win over same-named ones of the archive.
+            await BuildContextUnpacker.UnpackAsync(archive, Context, cancellationToken);
+        }
         await File.WriteAllTextAsync(Dockerfile, job.Dockerfile, Utf8, cancellationToken);
         foreach (var (relative, content) in job.ContextFiles)
         {

@@ -81,7 +81,15 @@ public sealed class BuildahBuildBackend : IBuildBackend
             }
 
             var insecure = RegistryAccess.InsecureRegistries(_options.InsecureRegistries, RegistriesOf(job));
-            await folder.WriteAsync(job, RegistryAccess.RegistriesConf(insecure), RegistryAccess.AuthJson(pushCredentials), linked.Token);
+            try
+            {
+                await folder.WriteAsync(job, RegistryAccess.RegistriesConf(insecure), RegistryAccess.AuthJson(pushCredentials), linked.Token);
+            }
+            catch (InvalidDataException e)
+            {
+                await output.NoteAsync(e.Message);
+                return Outcome(false, null, null, e.Message);
+            }
             var buildah = new BuildahCommand(_options, folder);
 
             var budExit = await buildah.RunAsync(BuildahCommand.BudArguments(job, folder, localImage, _options), output.WriteLineAsync, linked.Token);
@@ -146,6 +154,10 @@ public sealed class BuildahBuildBackend : IBuildBackend
         {
             return $"the local build backend builds container images only, not format '{job.Format}'";
         }
+        if (job.Platforms.Count > 1)
+        {
+            return $"the local build backend builds one platform per run, not '{job.Platform}' (a multi-platform job is split by MultiPlatformBuildBackend)";
+        }
         var platform = job.Platform.Split('/');
         if (platform.Length is < 2 or > 3 || platform[0] != "linux" || platform[1].Length == 0)
         {
@@ -162,6 +174,18 @@ public sealed class BuildahBuildBackend : IBuildBackend
         if (job.RemoteLayers.Count > 0)
         {
             return $"the remote layer {job.RemoteLayers[0].Location} has not been fetched into the build context";
+        }
+        if (job.RemoteFiles.Count > 0)
+        {
+            return $"the context file {job.RemoteFiles[0].Path} ({job.RemoteFiles[0].Location}) has not been fetched into the build context";
+        }
+        if (job.BuildContext is { Data: null } context)
+        {
+            return $"the build context {context.Location} has not been fetched";
+        }
+        if (job.Compression is { } compression && compression.Mode is not (BuildCompression.Gzip or BuildCompression.Zstd))
+        {
+            return $"buildah 1.28 cannot compress layers with {compression.Mode}";
         }
         return BuildFolder.InvalidContextPath(job.ContextFiles.Keys.Concat(job.BinaryContextFiles.Keys));
     }

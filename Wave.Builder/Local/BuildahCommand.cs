@@ -34,6 +34,16 @@ internal sealed class BuildahCommand(LocalBuildOptions options, BuildFolder fold
         {
             arguments.Add("--tls-verify=false");
         }
+        if (job.Compression is { } compression)
+        {
+            // New layers get this compression; a layer the registry already holds (a base image's) is reused as it is,
+            // since buildah 1.28 has no way to force recompression.
+            arguments.AddRange(["--compression-format", compression.Mode]);
+            if (compression.Level is { } level)
+            {
+                arguments.AddRange(["--compression-level", level.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+            }
+        }
         arguments.AddRange([localImage, "docker://" + job.TargetImage]);
         return arguments;
     }

@@ -192,9 +192,9 @@ public sealed class BuildRunner(
                 await sink.DisposeAsync();
             }
 
-            if (outcome.Succeeded && job.ContextFiles.ContainsKey(Core.Builds.Templates.CondaTemplate.EnvironmentFileName))
+            if (outcome.Succeeded && PrintsCondaLock(job))
             {
-                await KeepCondaLockAsync(job.BuildId, cancellationToken);
+                await KeepCondaLockAsync(job, cancellationToken);
             }
             await stopHeartbeat.CancelAsync();
             await heartbeat;
@@ -398,10 +398,25 @@ public sealed class BuildRunner(
         return credentials;
     }
 
-    private async Task KeepCondaLockAsync(string buildId, CancellationToken cancellationToken)
+    /// <summary>Conda environment files, lock files and pixi projects: the templates that print the resolved lock.</summary>
+    private static bool PrintsCondaLock(BuildJob job) =>
+        job.ContextFiles.ContainsKey(Core.Builds.Templates.CondaTemplate.EnvironmentFileName)
+        || job.ContextFiles.ContainsKey(Core.Builds.Templates.CondaTemplate.LockFileName)
+        || job.RemoteFiles.Any(f => f.Path == Core.Builds.Templates.CondaTemplate.LockFileName);
+
+    private async Task KeepCondaLockAsync(BuildJob job, CancellationToken cancellationToken)
     {
+        var buildId = job.BuildId;
         var log = await store.ReadLogAsync(buildId, 0, cancellationToken);
-        if (log is not null && CondaLock.Extract(log.Text) is { } condaLock)
+        var text = log?.Text;
+        if (text is not null && job.Platforms.Count > 1)
+        {
+            // The platforms' builds write their lines interleaved, each prefixed with its platform; the lock kept is
+            // the first platform's (each architecture resolves its own packages).
+            var prefix = $"[{job.Platforms[0]}] ";
+            text = string.Join('\n', text.Split('\n').Where(line => line.StartsWith(prefix, StringComparison.Ordinal)).Select(line => line[prefix.Length..]));
+        }
+        if (text is not null && CondaLock.Extract(text) is { } condaLock)
         {
             await store.SetCondaLockAsync(buildId, condaLock, cancellationToken);
         }

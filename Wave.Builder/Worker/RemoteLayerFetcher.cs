@@ -1,14 +1,23 @@
 using System.Security.Cryptography;
+using System.Text;
 
+using Microsoft.Extensions.Options;
+
+using Wave.Core.Augmentation;
 using Wave.Core.Builds;
+using Wave.Core.Layers;
+using Wave.Core.Security;
 
 namespace Wave.Builder.Worker;
 
 /// <summary>
-/// Downloads the http(s) layers of a freeze into the build context, each checked against the size and gzip digest
-/// the request gave (which are part of the container id), so that what is built is exactly what was asked for.
+/// Downloads what a job names by URL before the backend runs: the http(s) layers of a freeze, each checked against the
+/// size and gzip digest the request gave (which are part of the container id), so that what is built is exactly what was
+/// asked for; an http(s) <c>buildContext</c>, checked the same way plus its tar digest and its entries
+/// (<see cref="BuildContextTar"/>); and remote context files (a Conda lock file), whose host must pass the outbound-address
+/// policy (<c>Wave:Security:AllowedNetworks</c>) and whose size is bounded.
 /// </summary>
-public sealed class RemoteLayerFetcher(IHttpClientFactory clients)
+public sealed class RemoteLayerFetcher(IHttpClientFactory clients, NetworkTargetPolicy policy, IOptions<BuildOptions> buildOptions)
 {
     public const string HttpClientName = "wave-remote-layers";
 
@@ -18,12 +27,35 @@ public sealed class RemoteLayerFetcher(IHttpClientFactory clients)
     /// <returns>The job with the layers in <see cref="BuildJob.BinaryContextFiles"/>, or why one could not be fetched.</returns>
     public async Task<(BuildJob? Job, string? Problem)> FetchAsync(BuildJob job, CancellationToken cancellationToken)
     {
+        var client = clients.CreateClient(HttpClientName);
+        if (job.BuildContext is { Data: null, Location: { } contextLocation } context)
+        {
+            var (archive, problem) = await DownloadContextAsync(client, context, contextLocation, cancellationToken);
+            if (archive is null)
+            {
+                return (null, problem);
+            }
+            job = job with { BuildContext = context with { Data = archive, Location = null } };
+        }
+        if (job.RemoteFiles.Count > 0)
+        {
+            var texts = new Dictionary<string, string>(job.ContextFiles, StringComparer.Ordinal);
+            foreach (var file in job.RemoteFiles)
+            {
+                var (text, problem) = await DownloadTextAsync(client, file, cancellationToken);
+                if (text is null)
+                {
+                    return (null, problem);
+                }
+                texts[file.Path] = text;
+            }
+            job = job with { ContextFiles = texts, RemoteFiles = [] };
+        }
         if (job.RemoteLayers.Count == 0)
         {
             return (job, null);
         }
         var files = new Dictionary<string, byte[]>(job.BinaryContextFiles, StringComparer.Ordinal);
-        var client = clients.CreateClient(HttpClientName);
         foreach (var layer in job.RemoteLayers)
         {
             var (bytes, problem) = await DownloadAsync(client, layer, cancellationToken);
@@ -72,6 +104,79 @@ public sealed class RemoteLayerFetcher(IHttpClientFactory clients)
                 return (null, $"{where} has digest {digest}, not the {layer.GzipDigest} the request gave (gzipDigest)");
             }
             return (bytes, null);
+        }
+        catch (HttpRequestException e)
+        {
+            return (null, $"{where} could not be fetched: {e.Message}");
+        }
+        catch (TaskCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            return (null, $"{where} could not be fetched: timed out");
+        }
+    }
+
+    private async Task<(byte[]? Bytes, string? Problem)> DownloadContextAsync(HttpClient client, BuildContextArchive context, Uri location, CancellationToken cancellationToken)
+    {
+        var where = $"buildContext {location.GetLeftPart(UriPartial.Path)}";
+        if (await policy.CheckAsync(location, cancellationToken) is { } refused)
+        {
+            return (null, $"{where} is not fetched: its host {refused}");
+        }
+        var (bytes, problem) = await DownloadAsync(client, new RemoteLayer("build context", location, context.GzipDigest, context.GzipSize), cancellationToken);
+        if (bytes is null)
+        {
+            return (null, problem?.Replace($"layer {location.GetLeftPart(UriPartial.Path)}", where, StringComparison.Ordinal));
+        }
+        var claimed = new ContainerLayer { Location = location.ToString(), GzipDigest = context.GzipDigest, GzipSize = context.GzipSize, TarDigest = context.TarDigest };
+        if (LayerVerifier.Verify(bytes, claimed, buildOptions.Value.MaxLayerTarBytes) is { } mismatch)
+        {
+            return (null, $"{where}: {mismatch.Field} {mismatch.Problem.Replace("data: layer", "fetched archive", StringComparison.Ordinal)}");
+        }
+        if (BuildContextTar.FindProblem(bytes) is { } entryProblem)
+        {
+            return (null, $"{where} {entryProblem}");
+        }
+        return (bytes, null);
+    }
+
+    private async Task<(string? Text, string? Problem)> DownloadTextAsync(HttpClient client, RemoteContextFile file, CancellationToken cancellationToken)
+    {
+        var where = $"{file.Path} from {file.Location.GetLeftPart(UriPartial.Path)}";
+        if (await policy.CheckAsync(file.Location, cancellationToken) is { } refused)
+        {
+            return (null, $"{where} is not fetched: its host {refused}");
+        }
+        try
+        {
+            using var response = await client.GetAsync(file.Location, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
+            if (!response.IsSuccessStatusCode)
+            {
+                return (null, $"{where} could not be fetched: HTTP {(int)response.StatusCode}");
+            }
+            if (response.Content.Headers.ContentLength > file.MaxBytes)
+            {
+                return (null, $"{where} has {response.Content.Headers.ContentLength} bytes; at most {file.MaxBytes} are fetched");
+            }
+            await using var body = await response.Content.ReadAsStreamAsync(cancellationToken);
+            using var buffer = new MemoryStream();
+            var chunk = new byte[81920];
+            int read;
+            while ((read = await body.ReadAsync(chunk, cancellationToken)) > 0)
+            {
+                if (buffer.Length + read > file.MaxBytes)
+                {
+                    return (null, $"{where} has more than {file.MaxBytes} bytes; at most {file.MaxBytes} are fetched");
+                }
+                buffer.Write(chunk, 0, read);
+            }
+            try
+            {
+                return (new UTF8Encoding(false, throwOnInvalidBytes: true).GetString(buffer.GetBuffer(), 0, (int)buffer.Length), null);
+            }
+            catch (DecoderFallbackException)
+            {
+                return (null, $"{where} is not UTF-8 text");
+            }
         }
         catch (HttpRequestException e)
         {

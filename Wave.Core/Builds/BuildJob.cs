@@ -29,8 +29,24 @@ public sealed record BuildJob
     /// </summary>
     [JsonPropertyName("remoteLayers")] public IReadOnlyList<RemoteLayer> RemoteLayers { get; init; } = [];
 
-    /// <summary><c>linux/amd64</c> or <c>linux/arm64</c>.</summary>
+    /// <summary>
+    /// <c>linux/amd64</c> or <c>linux/arm64</c>; or several, comma-separated (<c>linux/amd64,linux/arm64</c>): the
+    /// builder then builds each and pushes an image index (see <see cref="Platforms"/>).
+    /// </summary>
     [JsonPropertyName("platform")] public required string Platform { get; init; }
+
+    /// <summary>The platforms of <see cref="Platform"/>, one per comma-separated part.</summary>
+    [JsonIgnore]
+    public IReadOnlyList<string> Platforms => Platform.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+
+    /// <summary>The request's build context archive, unpacked into the context first; null for none.</summary>
+    [JsonPropertyName("buildContext")] public BuildContextArchive? BuildContext { get; init; }
+
+    /// <summary>Text files still to be fetched into the context (a remote Conda lock file); empty once fetched.</summary>
+    [JsonPropertyName("remoteFiles")] public IReadOnlyList<RemoteContextFile> RemoteFiles { get; init; } = [];
+
+    /// <summary>How the pushed layers are compressed; null for the backend's default (gzip).</summary>
+    [JsonPropertyName("compression")] public BuildCompression? Compression { get; init; }
 
     /// <summary>A repository used as a registry layer cache, or null.</summary>
     [JsonPropertyName("cacheRepository")] public string? CacheRepository { get; init; }

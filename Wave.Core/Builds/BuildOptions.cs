@@ -31,8 +31,41 @@ public sealed record BuildOptions
     /// <summary>The platform built when the request names none.</summary>
     public string DefaultPlatform { get; init; } = "linux/amd64";
 
-    /// <summary>The image the Conda template starts from, unless <c>packages.condaOpts.mambaImage</c> names another.</summary>
+    /// <summary>The image the <c>conda/micromamba:v1</c> template (and a bare <c>condaFile</c>) starts from, unless <c>packages.condaOpts.mambaImage</c> names another.</summary>
     public string MambaImage { get; init; } = "mambaorg/micromamba:1.5.10-noble";
+
+    /// <summary>
+    /// The micromamba 2 image the <c>conda/micromamba:v2</c> template installs with. A request naming a micromamba 1.x
+    /// image gets this one instead (clients send the v1 default with every request; the v2 template needs micromamba 2).
+    /// </summary>
+    public string MambaImageV2 { get; init; } = "mambaorg/micromamba:2-amazon2023";
+
+    /// <summary>The image the multi-stage templates (<c>conda/micromamba:v2</c>, <c>conda/pixi:v1</c>) copy the environment into.</summary>
+    public string CondaBaseImage { get; init; } = "ubuntu:24.04";
+
+    /// <summary>The image with pixi of the <c>conda/pixi:v1</c> template.</summary>
+    public string PixiImage { get; init; } = "public.cr.seqera.io/wave/pixi:0.61.0-noble";
+
+    /// <summary>Added with <c>pixi add</c> to every pixi environment unless <c>pixiOpts.basePackages</c> says otherwise.</summary>
+    public string PixiBasePackages { get; init; } = "conda-forge::procps-ng";
+
+    /// <summary>The R image of the <c>cran/installr:v1</c> template.</summary>
+    public string CranImage { get; init; } = "rocker/r-ver:4.4.1";
+
+    /// <summary>Debian packages installed before the R packages unless <c>cranOpts.basePackages</c> says otherwise.</summary>
+    public string CranBasePackages { get; init; } = "littler r-cran-docopt";
+
+    /// <summary>Largest remote Conda lock file (a <c>packages.entries</c> URL) the builder fetches, in bytes (1 MiB).</summary>
+    public int MaxCondaLockBytes { get; init; } = 1024 * 1024;
+
+    /// <summary>
+    /// The <c>buildCompression.mode</c> values the build backend can write. buildah 1.28 (the local backend) writes gzip
+    /// and zstd, not estargz; a deployment whose backend does more may list it.
+    /// </summary>
+    public IReadOnlyList<string> Compressions { get; init; } = ["gzip", "zstd"];
+
+    /// <summary>Whether the backend can recompress existing (base image) layers, as <c>buildCompression.force</c> asks; buildah 1.28 cannot.</summary>
+    public bool CanForceCompression { get; init; }
 
     /// <summary>Installed next to every Conda environment unless <c>condaOpts.basePackages</c> says otherwise (<c>ps</c> for Nextflow).</summary>
     public string CondaBasePackages { get; init; } = "conda-forge::procps-ng";

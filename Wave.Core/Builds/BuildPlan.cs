@@ -12,6 +12,9 @@ public enum BuildKind
     /// <summary><c>containerImage</c> (plus <c>containerConfig</c>) frozen into a durable image.</summary>
     Freeze,
 
+    /// <summary>R packages from CRAN or Bioconductor (<c>packages.type: CRAN</c>).</summary>
+    Cran,
+
     /// <summary>A Singularity definition file (sent as <c>containerFile</c> with format sif), translated to a Dockerfile.</summary>
     Singularity,
 }
@@ -39,7 +42,28 @@ public sealed record BuildPlan
     /// <summary>Layers the caller must download into the context before the build (their digests are already in the id).</summary>
     public required IReadOnlyList<RemoteLayer> RemoteLayers { get; init; }
 
+    /// <summary>The platform built; for a multi-platform build the first of <see cref="Platforms"/>.</summary>
     public required ContainerPlatform Platform { get; init; }
+
+    /// <summary>Every platform built, in canonical order (amd64 before arm64); more than one makes an image index.</summary>
+    public IReadOnlyList<ContainerPlatform> Platforms { get => _platforms ?? [Platform]; init => _platforms = value; }
+
+    private readonly IReadOnlyList<ContainerPlatform>? _platforms;
+
+    /// <summary>True when the build pushes an image index of several platforms: a pull then picks the client's platform.</summary>
+    public bool IsMultiPlatform => Platforms.Count > 1;
+
+    /// <summary><c>linux/amd64</c>, or for several platforms <c>linux/amd64,linux/arm64</c> (what the content id hashes).</summary>
+    public string PlatformText => string.Join(',', Platforms.Select(p => p.ToString()));
+
+    /// <summary>The request's <c>buildContext</c>, unpacked as the build context before the recipe's files; null for none.</summary>
+    public BuildContextArchive? BuildContext { get; init; }
+
+    /// <summary>Text files the builder fetches into the context (a remote Conda lock file).</summary>
+    public IReadOnlyList<RemoteContextFile> RemoteFiles { get; init; } = [];
+
+    /// <summary>The requested layer compression, or null for the builder's default (gzip).</summary>
+    public BuildCompression? Compression { get; init; }
 
     /// <summary>The normalised build repository, <c>registry/repository</c>, without the image-suffix part.</summary>
     public required string BuildRepository { get; init; }
@@ -86,7 +110,10 @@ public sealed record BuildPlan
         ContextFiles = ContextFiles,
         BinaryContextFiles = BinaryContextFiles,
         RemoteLayers = RemoteLayers,
-        Platform = Platform.ToString(),
+        Platform = PlatformText,
+        BuildContext = BuildContext,
+        RemoteFiles = RemoteFiles,
+        Compression = Compression,
         CacheRepository = CacheRepository,
         Format = Format,
         CreatedAt = createdAt,

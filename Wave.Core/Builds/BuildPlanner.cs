@@ -60,11 +60,9 @@ public static class BuildPlanner
         {
             throw Invalid("nameStrategy", $"'{fields.NameStrategy}' is not a name strategy (expected none, tagPrefix or imageSuffix)");
         }
-        var platformText = fields.ContainerPlatform ?? options.DefaultPlatform;
-        if (!ContainerPlatform.TryParse(platformText, out var platform, out var platformError))
-        {
-            throw Invalid("containerPlatform", $"'{platformText}' is not supported: {platformError}");
-        }
+        var platforms = ParsePlatforms(fields.ContainerPlatform ?? options.DefaultPlatform);
+        var platform = platforms[0];
+        var platformText = string.Join(',', platforms.Select(p => p.ToString()));
         CheckSources(fields);
         if (fields.Freeze && string.IsNullOrWhiteSpace(fields.BuildRepository))
         {
@@ -81,6 +79,10 @@ public static class BuildPlanner
 
         var recipe = RenderRecipe(fields, options, format);
         var dockerfile = recipe.Dockerfile;
+        if (fields.ContainerIncludes is { Count: > 0 } includes)
+        {
+            dockerfile = AppendLine(dockerfile, IncludeInstructions(includes));
+        }
         var binaryFiles = new Dictionary<string, byte[]>(StringComparer.Ordinal);
         var remoteLayers = new List<RemoteLayer>();
         if (fields.Freeze && fields.ContainerConfig is { IsEmpty: false } config)
@@ -92,8 +94,10 @@ public static class BuildPlanner
             {
                 throw CredentialRead("containerConfig", marker);
             }
-            dockerfile = (dockerfile.EndsWith('\n') ? dockerfile : dockerfile + "\n") + instructions;
+            dockerfile = AppendLine(dockerfile, instructions);
         }
+        var buildContext = fields.BuildContext is null ? null : ReadBuildContext(fields.BuildContext, options);
+        var compression = fields.BuildCompression is null ? null : ReadCompression(fields.BuildCompression, options);
 
         var digests = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var (path, text) in recipe.ContextFiles)
@@ -108,7 +112,11 @@ public static class BuildPlanner
         {
             digests[layer.Path] = layer.GzipDigest;
         }
-        var containerId = ContainerId.Compute(dockerfile, platform.ToString(), repository, format, digests);
+        if (buildContext is not null)
+        {
+            digests[Builds.ContainerId.BuildContextKey] = buildContext.TarDigest;
+        }
+        var containerId = ContainerId.Compute(dockerfile, platformText, repository, format, digests, compression);
         var name = ImageNaming.Name(repository, containerId, strategy, recipe.Packages);
 
         return new BuildPlan
@@ -120,6 +128,10 @@ public static class BuildPlanner
             BinaryContextFiles = binaryFiles,
             RemoteLayers = remoteLayers,
             Platform = platform,
+            Platforms = platforms,
+            BuildContext = buildContext,
+            RemoteFiles = recipe.RemoteFiles,
+            Compression = compression,
             BuildRepository = repository,
             TargetImage = name.ToString(),
             Tag = name.Tag,
@@ -131,7 +143,122 @@ public static class BuildPlanner
         };
     }
 
-    private sealed record Recipe(BuildKind Kind, string Dockerfile, IReadOnlyDictionary<string, string> ContextFiles, IReadOnlyList<CondaPackage> Packages);
+    private sealed record Recipe(BuildKind Kind, string Dockerfile, IReadOnlyDictionary<string, string> ContextFiles, IReadOnlyList<CondaPackage> Packages)
+    {
+        public IReadOnlyList<RemoteContextFile> RemoteFiles { get; init; } = [];
+    }
+
+    /// <summary>At most this many <c>containerIncludes</c>, as in the reference server.</summary>
+    public const int MaxIncludes = 10;
+
+    /// <summary>
+    /// One platform, or several comma-separated: then exactly linux/amd64 and linux/arm64 (the combination the reference
+    /// server builds), in that order whatever the order asked.
+    /// </summary>
+    private static IReadOnlyList<ContainerPlatform> ParsePlatforms(string text)
+    {
+        var parts = text.Split(',', StringSplitOptions.TrimEntries);
+        var platforms = new List<ContainerPlatform>();
+        foreach (var part in parts)
+        {
+            if (!ContainerPlatform.TryParse(part, out var parsed, out var platformError))
+            {
+                throw Invalid("containerPlatform", $"'{text}' is not supported: {platformError}");
+            }
+            if (platforms.Contains(parsed))
+            {
+                throw Invalid("containerPlatform", $"'{text}' names {parsed} twice");
+            }
+            platforms.Add(parsed);
+        }
+        return platforms.OrderBy(p => p == ContainerPlatform.LinuxAmd64 ? 0 : 1).ToList();
+    }
+
+    /// <summary>
+    /// <c>COPY --from=IMAGE / /</c> for each included image: its whole file system is merged on top of the recipe's result,
+    /// for the platform being built (so a multi-platform build takes each image's matching platform).
+    /// </summary>
+    private static string IncludeInstructions(IReadOnlyList<string> includes)
+    {
+        if (includes.Count > MaxIncludes)
+        {
+            throw Invalid("containerIncludes", $"names {includes.Count} images; at most {MaxIncludes} can be included");
+        }
+        var text = new StringBuilder();
+        for (var i = 0; i < includes.Count; i++)
+        {
+            if (!ImageReference.TryParse(includes[i], out var image, out var imageError))
+            {
+                throw Invalid($"containerIncludes[{i}]", $"'{includes[i]}' is not a valid image name: {imageError}");
+            }
+            text.Append("COPY --from=").Append(image).Append(" / /\n");
+        }
+        return text.ToString();
+    }
+
+    private static string AppendLine(string dockerfile, string lines) => (dockerfile.EndsWith('\n') ? dockerfile : dockerfile + "\n") + lines;
+
+    /// <summary>Checks <c>buildContext</c> like a layer: a <c>data:</c> one here (bytes, digests, entries), an http(s) one in the builder.</summary>
+    private static BuildContextArchive ReadBuildContext(ContainerLayer layer, BuildOptions options)
+    {
+        const string field = "buildContext";
+        if (!LayerLocation.TryParse(layer.Location, out var location, out var locationError))
+        {
+            throw Invalid($"{field}.location", locationError);
+        }
+        if (!Digest.IsValid(layer.GzipDigest))
+        {
+            throw Invalid($"{field}.gzipDigest", layer.GzipDigest is null ? "is required" : $"'{layer.GzipDigest}' is not a sha256 digest (sha256:<64 lower-case hex>)");
+        }
+        if (!Digest.IsValid(layer.TarDigest))
+        {
+            throw Invalid($"{field}.tarDigest", layer.TarDigest is null ? "is required" : $"'{layer.TarDigest}' is not a sha256 digest (sha256:<64 lower-case hex>)");
+        }
+        if (layer.GzipSize <= 0)
+        {
+            throw Invalid($"{field}.gzipSize", "is required and must be greater than zero");
+        }
+        switch (location)
+        {
+            case LayerLocation.Inline inline:
+                var bytes = inline.TryDecode() ?? throw Invalid($"{field}.location", "is not valid base64");
+                if (LayerVerifier.Verify(bytes, layer, options.MaxLayerTarBytes) is { } mismatch)
+                {
+                    throw Invalid($"{field}.{mismatch.Field}", mismatch.Problem);
+                }
+                if (BuildContextTar.FindProblem(bytes) is { } problem)
+                {
+                    throw Invalid(field, problem);
+                }
+                return new BuildContextArchive { Data = bytes, GzipDigest = layer.GzipDigest!, GzipSize = layer.GzipSize, TarDigest = layer.TarDigest! };
+            case LayerLocation.Remote remote:
+                return new BuildContextArchive { Location = remote.Uri, GzipDigest = layer.GzipDigest!, GzipSize = layer.GzipSize, TarDigest = layer.TarDigest! };
+            default:
+                throw Invalid($"{field}.location", "must be an http(s) URL or a data: base64 payload");
+        }
+    }
+
+    private static BuildCompression ReadCompression(BuildCompressionFields fields, BuildOptions options)
+    {
+        var mode = fields.Mode?.ToLowerInvariant() ?? BuildCompression.Gzip;
+        if (!BuildCompression.Modes.Contains(mode))
+        {
+            throw Invalid("buildCompression.mode", $"'{fields.Mode}' is not a compression (expected {string.Join(", ", BuildCompression.Modes)})");
+        }
+        if (!options.Compressions.Contains(mode, StringComparer.OrdinalIgnoreCase))
+        {
+            throw Invalid("buildCompression.mode", $"'{mode}' cannot be written by this Wave service's builder, which compresses layers with {string.Join(" or ", options.Compressions)} (buildah 1.28 has no {mode} compressor)");
+        }
+        if (fields.Level is { } level && (level < 0 || level > BuildCompression.MaxLevel(mode)))
+        {
+            throw Invalid("buildCompression.level", $"{level} is not a {mode} level (0 to {BuildCompression.MaxLevel(mode)})");
+        }
+        if (fields.Force == true && !options.CanForceCompression)
+        {
+            throw Invalid("buildCompression.force", "cannot be honoured by this Wave service's builder: buildah 1.28 compresses the layers it builds and keeps the base image's layers as the registry holds them");
+        }
+        return new BuildCompression(mode, fields.Level, fields.Force == true);
+    }
 
     /// <summary>The format of a Singularity image (SIF), pushed as an ORAS artifact; <c>singularity</c> is accepted as its other name.</summary>
     public const string SifFormat = "sif";
@@ -258,7 +385,7 @@ public static class BuildPlanner
         }
         if (fields.Packages is not null)
         {
-            return RenderPackages(fields.Packages, options);
+            return RenderPackages(fields.Packages, fields.BuildTemplate, options);
         }
         if (fields.CondaFile is not null)
         {
@@ -279,18 +406,186 @@ public static class BuildPlanner
         return new Recipe(BuildKind.Freeze, FreezeDockerfile.Render(image.ToString(), config: null), NoFiles(), []);
     }
 
-    private static Recipe RenderPackages(PackagesFields packages, BuildOptions options)
+    private static Recipe RenderPackages(PackagesFields packages, string? buildTemplate, BuildOptions options)
     {
         if (string.IsNullOrWhiteSpace(packages.Type))
         {
-            throw Invalid("packages.type", "is required (CONDA)");
+            throw Invalid("packages.type", "is required (CONDA or CRAN)");
         }
-        if (!packages.Type.Equals("CONDA", StringComparison.OrdinalIgnoreCase))
+        var type = packages.Type.ToUpperInvariant();
+        if (type is not (BuildTemplates.Conda or BuildTemplates.Cran))
         {
-            var hint = packages.Type.Equals("SPACK", StringComparison.OrdinalIgnoreCase) ? ": send a Spack recipe as spackFile (base64 spack.yaml)" : "";
-            throw Invalid("packages.type", $"'{packages.Type}' is not supported: only CONDA{hint}");
+            var hint = type == "SPACK" ? ": send a Spack recipe as spackFile (base64 spack.yaml)" : "";
+            throw Invalid("packages.type", $"'{packages.Type}' is not supported: CONDA or CRAN{hint}");
         }
+        var template = string.IsNullOrWhiteSpace(buildTemplate) ? BuildTemplates.DefaultFor(type) : buildTemplate.Trim().ToLowerInvariant();
+        if (!BuildTemplates.All.Contains(template))
+        {
+            throw Invalid("buildTemplate", $"'{buildTemplate}' is not a build template (expected {string.Join(", ", BuildTemplates.All)})");
+        }
+        if (BuildTemplates.TypeOf(template) != type)
+        {
+            throw Invalid("buildTemplate", $"'{template}' does not install packages of type {type} (packages.type)");
+        }
+        return type == BuildTemplates.Cran ? RenderCran(packages, options) : RenderConda(packages, template, options);
+    }
+
+    private static Recipe RenderConda(PackagesFields packages, string template, BuildOptions options)
+    {
         var channels = packages.Channels ?? options.DefaultCondaChannels;
+        CheckChannels(channels);
+        var entries = packages.Entries ?? [];
+        var lockFile = LockFileEntry(entries);
+        var context = new Dictionary<string, string>(StringComparer.Ordinal);
+        IReadOnlyList<RemoteContextFile> remoteFiles = [];
+        IReadOnlyList<CondaPackage> names = [];
+        if (lockFile is not null)
+        {
+            if (packages.Environment is not null)
+            {
+                throw Invalid("packages.entries", "and packages.environment cannot both be given: a lock file is the whole environment");
+            }
+            if (template == BuildTemplates.CondaPixiV1)
+            {
+                throw Invalid("packages.entries", $"names a Conda lock file, which the {BuildTemplates.CondaPixiV1} template cannot install (use {BuildTemplates.CondaMicromambaV2})");
+            }
+            remoteFiles = [new RemoteContextFile(CondaTemplate.LockFileName, lockFile, options.MaxCondaLockBytes)];
+        }
+        else
+        {
+            string environment;
+            if (packages.Environment is not null)
+            {
+                if (entries.Count > 0)
+                {
+                    throw Invalid("packages.entries", "and packages.environment cannot both be given: list the packages in the environment file");
+                }
+                var file = RecipeText.Decode("packages.environment", packages.Environment, options.MaxCondaFileBytes);
+                environment = CondaEnvironmentFile.FromEnvironment(file, packages.Channels ?? []);
+                names = PackagesOf(CondaEnvironmentDependencies.Read(file));
+            }
+            else
+            {
+                if (entries.Count == 0)
+                {
+                    throw Invalid("packages.entries", "is empty: list package specs (e.g. bioconda::salmon=1.10.3) or give packages.environment");
+                }
+                for (var i = 0; i < entries.Count; i++)
+                {
+                    CheckEntry($"packages.entries[{i}]", entries[i]);
+                }
+                environment = CondaEnvironmentFile.FromPackages(entries, channels);
+                names = PackagesOf(entries);
+            }
+            var size = Encoding.UTF8.GetByteCount(environment);
+            if (size > options.MaxCondaFileBytes)
+            {
+                throw Invalid("packages", $"make a Conda environment of {size} bytes; at most {options.MaxCondaFileBytes} are allowed");
+            }
+            context[CondaTemplate.EnvironmentFileName] = environment;
+        }
+
+        string dockerfile;
+        if (template == BuildTemplates.CondaPixiV1)
+        {
+            var pixi = packages.PixiOpts;
+            var pixiImage = CheckImage("packages.pixiOpts.pixiImage", pixi?.PixiImage ?? options.PixiImage);
+            var baseImage = CheckImage("packages.pixiOpts.baseImage", pixi?.BaseImage ?? options.CondaBaseImage);
+            var basePackages = SplitBasePackages("packages.pixiOpts.basePackages", pixi?.BasePackages ?? options.PixiBasePackages);
+            dockerfile = PixiTemplate.Render(pixiImage, baseImage, basePackages, CheckCommands("packages.pixiOpts.commands", pixi?.Commands));
+        }
+        else
+        {
+            var opts = packages.CondaOpts;
+            var v2 = template == BuildTemplates.CondaMicromambaV2;
+            var mambaImage = opts?.MambaImage ?? (v2 ? options.MambaImageV2 : options.MambaImage);
+            // Clients send the v1 default image with every request; the v2 template needs micromamba 2.
+            if (v2 && CondaTemplate.IsMicromambaV1(mambaImage))
+            {
+                mambaImage = options.MambaImageV2;
+            }
+            CheckImage("packages.condaOpts.mambaImage", mambaImage);
+            var input = new CondaTemplateInput(
+                mambaImage,
+                lockFile is null ? CondaTemplate.EnvironmentFileName : CondaTemplate.LockFileName,
+                channels,
+                SplitBasePackages("packages.condaOpts.basePackages", opts?.BasePackages ?? options.CondaBasePackages),
+                CheckCommands("packages.condaOpts.commands", opts?.Commands));
+            dockerfile = v2
+                ? CondaTemplate.RenderV2(input, CheckImage("packages.condaOpts.baseImage", opts?.BaseImage ?? options.CondaBaseImage))
+                : CondaTemplate.RenderV1(input);
+        }
+        return new Recipe(BuildKind.Conda, dockerfile, context, names) { RemoteFiles = remoteFiles };
+    }
+
+    private static Recipe RenderCran(PackagesFields packages, BuildOptions options)
+    {
+        if (packages.Environment is not null)
+        {
+            throw Invalid("packages.environment", "is not supported for CRAN packages: list them in packages.entries (e.g. dplyr, bioc::limma)");
+        }
+        var entries = packages.Entries ?? [];
+        if (entries.Count == 0)
+        {
+            throw Invalid("packages.entries", "is empty: list R packages (e.g. dplyr, bioc::limma)");
+        }
+        for (var i = 0; i < entries.Count; i++)
+        {
+            var entry = entries[i];
+            if (string.IsNullOrWhiteSpace(entry) || entry.Any(c => char.IsWhiteSpace(c) || char.IsControl(c) || c is '\'' or '"' or '\\' or '`' or '$' or ';' or '#'))
+            {
+                throw Invalid($"packages.entries[{i}]", $"'{entry}' is not an R package name");
+            }
+        }
+        var repositories = packages.Channels ?? [];
+        for (var i = 0; i < repositories.Count; i++)
+        {
+            if (string.IsNullOrWhiteSpace(repositories[i]) || repositories[i].Any(c => char.IsWhiteSpace(c) || char.IsControl(c) || c is '\'' or '"' or '\\' or '`' or '$' or ';' or '#' or ')'))
+            {
+                throw Invalid($"packages.channels[{i}]", $"'{repositories[i]}' is not cran, bioconductor or a repository URL");
+            }
+        }
+        var opts = packages.CranOpts;
+        var rImage = CheckImage("packages.cranOpts.rImage", opts?.RImage ?? options.CranImage);
+        var basePackages = SplitBasePackages("packages.cranOpts.basePackages", opts?.BasePackages ?? options.CranBasePackages);
+        var dockerfile = CranTemplate.Render(rImage, entries, repositories, basePackages, CheckCommands("packages.cranOpts.commands", opts?.Commands));
+        return new Recipe(BuildKind.Cran, dockerfile, NoFiles(), []);
+    }
+
+    /// <summary>The lock file a CONDA entry names (an http(s) URL), which must then be the only entry; null for plain specs.</summary>
+    private static Uri? LockFileEntry(IReadOnlyList<string> entries)
+    {
+        var index = -1;
+        for (var i = 0; i < entries.Count; i++)
+        {
+            if (entries[i] is { } entry && (entry.StartsWith("http://", StringComparison.OrdinalIgnoreCase) || entry.StartsWith("https://", StringComparison.OrdinalIgnoreCase)))
+            {
+                index = i;
+                break;
+            }
+        }
+        if (index < 0)
+        {
+            return null;
+        }
+        var field = $"packages.entries[{index}]";
+        if (entries.Count > 1)
+        {
+            throw Invalid(field, "is a Conda lock file URL, which must be the only entry (a lock file is the whole environment)");
+        }
+        if (!Uri.TryCreate(entries[index], UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https") || entries[index].Any(char.IsControl))
+        {
+            throw Invalid(field, $"'{entries[index]}' is not an http(s) URL");
+        }
+        if (!string.IsNullOrEmpty(uri.UserInfo))
+        {
+            throw Invalid(field, "must not carry credentials in the URL");
+        }
+        return uri;
+    }
+
+    private static void CheckChannels(IReadOnlyList<string> channels)
+    {
         for (var i = 0; i < channels.Count; i++)
         {
             if (string.IsNullOrWhiteSpace(channels[i]) || channels[i].Any(c => char.IsWhiteSpace(c) || char.IsControl(c) || c is '\'' or '"' or '#'))
@@ -298,60 +593,32 @@ public static class BuildPlanner
                 throw Invalid($"packages.channels[{i}]", $"'{channels[i]}' is not a channel name or URL");
             }
         }
-        var entries = packages.Entries ?? [];
-        string environment;
-        IReadOnlyList<CondaPackage> names;
-        if (packages.Environment is not null)
-        {
-            if (entries.Count > 0)
-            {
-                throw Invalid("packages.entries", "and packages.environment cannot both be given: list the packages in the environment file");
-            }
-            var file = RecipeText.Decode("packages.environment", packages.Environment, options.MaxCondaFileBytes);
-            environment = CondaEnvironmentFile.FromEnvironment(file, packages.Channels ?? []);
-            names = PackagesOf(CondaEnvironmentDependencies.Read(file));
-        }
-        else
-        {
-            if (entries.Count == 0)
-            {
-                throw Invalid("packages.entries", "is empty: list package specs (e.g. bioconda::salmon=1.10.3) or give packages.environment");
-            }
-            for (var i = 0; i < entries.Count; i++)
-            {
-                CheckEntry($"packages.entries[{i}]", entries[i]);
-            }
-            environment = CondaEnvironmentFile.FromPackages(entries, channels);
-            names = PackagesOf(entries);
-        }
-        var size = Encoding.UTF8.GetByteCount(environment);
-        if (size > options.MaxCondaFileBytes)
-        {
-            throw Invalid("packages", $"make a Conda environment of {size} bytes; at most {options.MaxCondaFileBytes} are allowed");
-        }
+    }
 
-        var opts = packages.CondaOpts;
-        var mambaImage = opts?.MambaImage ?? options.MambaImage;
-        if (!ImageReference.TryParse(mambaImage, out _, out var imageError))
+    private static string CheckImage(string field, string image)
+    {
+        if (!ImageReference.TryParse(image, out _, out var imageError))
         {
-            throw Invalid("packages.condaOpts.mambaImage", $"'{mambaImage}' is not a valid image name: {imageError}");
+            throw Invalid(field, $"'{image}' is not a valid image name: {imageError}");
         }
-        var basePackages = SplitBasePackages("packages.condaOpts.basePackages", opts?.BasePackages ?? options.CondaBasePackages);
-        var commands = opts?.Commands ?? [];
+        return image;
+    }
+
+    private static IReadOnlyList<string> CheckCommands(string field, IReadOnlyList<string>? commands)
+    {
+        commands ??= [];
         for (var i = 0; i < commands.Count; i++)
         {
-            var field = $"packages.condaOpts.commands[{i}]";
             if (string.IsNullOrWhiteSpace(commands[i]) || commands[i].Any(char.IsControl))
             {
-                throw Invalid(field, "must be one Dockerfile instruction on one line");
+                throw Invalid($"{field}[{i}]", "must be one Dockerfile instruction on one line");
             }
             if (CredentialReadGuard.FindCredentialRead(commands[i]) is { } marker)
             {
-                throw CredentialRead(field, marker);
+                throw CredentialRead($"{field}[{i}]", marker);
             }
         }
-        var dockerfile = CondaTemplate.Render(mambaImage, basePackages, commands);
-        return new Recipe(BuildKind.Conda, dockerfile, OneFile(CondaTemplate.EnvironmentFileName, environment), names);
+        return commands;
     }
 
     private static void CheckEntry(string field, string entry)
@@ -359,10 +626,6 @@ public static class BuildPlanner
         if (string.IsNullOrWhiteSpace(entry) || entry.Any(char.IsControl) || entry.Contains('#') || entry.Contains('\'') || entry.Contains('"'))
         {
             throw Invalid(field, $"'{entry}' is not a Conda package spec");
-        }
-        if (entry.StartsWith("http://", StringComparison.OrdinalIgnoreCase) || entry.StartsWith("https://", StringComparison.OrdinalIgnoreCase))
-        {
-            throw Invalid(field, $"'{entry}' is a URL: remote Conda lock files are not supported, list package specs");
         }
     }
 

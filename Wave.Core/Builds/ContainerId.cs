@@ -15,17 +15,24 @@ namespace Wave.Core.Builds;
 /// <c>wave-build-id</c> (the encoding version, "1"), <c>dockerfile</c>, <c>platform</c> (<c>linux/amd64</c>),
 /// <c>repository</c> (normalised <c>registry/repository</c>), <c>format</c>, then one <c>context</c> field per
 /// context file sorted by path (ordinal), whose value is <c>path ' ' sha256:hex</c> of its bytes (for a layer still
-/// to be fetched, the <c>gzipDigest</c> the request declares). The cache repository, the name strategy, the freeze
-/// flag and the attempt do not change the image and are not hashed.
+/// to be fetched, the <c>gzipDigest</c> the request declares; for the <c>buildContext</c> archive, the path
+/// <c>(buildContext)</c> and its <c>tarDigest</c>), then, only when the request asks for one, <c>compression</c>
+/// (<see cref="BuildCompression.ToString"/>), which changes the pushed layers. A multi-platform build's platform is
+/// the list, <c>linux/amd64,linux/arm64</c>. The cache repository, the name strategy, the freeze flag and the attempt
+/// do not change the image and are not hashed.
 /// Changing this encoding renames every build; the golden tests pin it.
 /// </remarks>
 public static class ContainerId
 {
     public const int Length = 16;
+
+    /// <summary>The context-digest key of a request's <c>buildContext</c> archive (no context file can be named so).</summary>
+    public const string BuildContextKey = "(buildContext)";
     private const string EncodingVersion = "1";
 
     /// <param name="contextDigests">Context file path → <c>sha256:…</c> digest of its bytes.</param>
-    public static string Compute(string dockerfile, string platform, string repository, string format, IReadOnlyDictionary<string, string> contextDigests)
+    /// <param name="compression">The requested layer compression, or null for the builder's default (not hashed then).</param>
+    public static string Compute(string dockerfile, string platform, string repository, string format, IReadOnlyDictionary<string, string> contextDigests, BuildCompression? compression = null)
     {
         var text = new StringBuilder();
         Append(text, "wave-build-id", EncodingVersion);
@@ -36,6 +43,10 @@ public static class ContainerId
         foreach (var (path, digest) in contextDigests.OrderBy(pair => pair.Key, StringComparer.Ordinal))
         {
             Append(text, "context", $"{path} {digest}");
+        }
+        if (compression is not null)
+        {
+            Append(text, "compression", compression.ToString());
         }
         var hash = SHA256.HashData(Encoding.UTF8.GetBytes(text.ToString()));
         return Convert.ToHexStringLower(hash)[..Length];

@@ -18,7 +18,7 @@ public abstract class SqlContainerRecordStore(Func<CancellationToken, Task> ensu
     private const string Columns =
         "token, user_id, user_name, user_email, workspace_id, platform_endpoint, request_ip, source_image, source_digest, " +
         "target_image, served_digest, platform, container_config, build_id, credentials_source, created_at, expires_at, revoked_at, " +
-        "is_freeze, is_mirror, build_new, scan_id, fingerprint";
+        "is_freeze, is_mirror, build_new, scan_id, fingerprint, scan_mode, scan_levels";
 
     protected abstract Task<DbConnection> OpenAsync(CancellationToken cancellationToken);
 
@@ -33,7 +33,8 @@ public abstract class SqlContainerRecordStore(Func<CancellationToken, Task> ensu
         return await ExecuteAsync(connection,
             $"INSERT INTO container_requests ({Columns}) VALUES (@token, @user_id, @user_name, @user_email, @workspace_id, @platform_endpoint, " +
             "@request_ip, @source_image, @source_digest, @target_image, @served_digest, @platform, @container_config, @build_id, " +
-            "@credentials_source, @created_at, @expires_at, @revoked_at, @is_freeze, @is_mirror, @build_new, @scan_id, @fingerprint) ON CONFLICT (token) DO NOTHING",
+            "@credentials_source, @created_at, @expires_at, @revoked_at, @is_freeze, @is_mirror, @build_new, @scan_id, @fingerprint, @scan_mode, @scan_levels) " +
+            "ON CONFLICT (token) DO NOTHING",
             [
                 ("token", record.Token), ("user_id", record.User?.Id), ("user_name", record.User?.UserName), ("user_email", record.User?.Email),
                 ("workspace_id", record.WorkspaceId), ("platform_endpoint", record.PlatformEndpoint), ("request_ip", record.RequestIp),
@@ -43,7 +44,8 @@ public abstract class SqlContainerRecordStore(Func<CancellationToken, Task> ensu
                 ("build_id", record.BuildId), ("credentials_source", record.CredentialsSource), ("created_at", Timestamp(record.CreatedAt)),
                 ("expires_at", Timestamp(record.ExpiresAt)), ("revoked_at", Timestamp(record.RevokedAt)),
                 ("is_freeze", record.Freeze), ("is_mirror", record.Mirror), ("build_new", record.BuildNew), ("scan_id", record.ScanId),
-                ("fingerprint", record.Fingerprint),
+                ("fingerprint", record.Fingerprint), ("scan_mode", record.ScanMode),
+                ("scan_levels", record.ScanLevels is null ? null : JsonSerializer.Serialize(record.ScanLevels)),
             ], cancellationToken) == 1;
     }
 
@@ -102,6 +104,8 @@ public abstract class SqlContainerRecordStore(Func<CancellationToken, Task> ensu
         BuildNew = reader.IsDBNull(20) ? null : reader.GetBoolean(20),
         ScanId = NullableString(reader, 21),
         Fingerprint = NullableString(reader, 22),
+        ScanMode = NullableString(reader, 23),
+        ScanLevels = reader.IsDBNull(24) ? null : JsonSerializer.Deserialize<List<string>>(reader.GetString(24)),
     };
 
     private static string? NullableString(DbDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : reader.GetString(ordinal);

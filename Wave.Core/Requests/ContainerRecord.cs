@@ -64,6 +64,12 @@ public sealed record ContainerRecord
     /// <summary>The client's fingerprint of what it asked for (nf-wave sends one), as sent.</summary>
     public string? Fingerprint { get; init; }
 
+    /// <summary>The request's <c>scanMode</c> (<c>async</c>, <c>required</c>) when it has a scan.</summary>
+    public string? ScanMode { get; init; }
+
+    /// <summary>The request's <c>scanLevels</c>: the severities a required scan may find.</summary>
+    public IReadOnlyList<string>? ScanLevels { get; init; }
+
     /// <summary>The request is durable (freeze or mirror): answered with the pushed name, never with a token.</summary>
     public bool Durable => Freeze || Mirror;
 
@@ -92,7 +98,8 @@ public interface IContainerRecordStore
 }
 
 /// <summary>What a record says of a request beyond what its token's entry holds: the build it led to (also one found done), its kind, its scan.</summary>
-public sealed record RecordDetails(string? BuildId, bool Freeze, bool Mirror, bool? BuildNew, string? ScanId, string? Fingerprint);
+public sealed record RecordDetails(string? BuildId, bool Freeze, bool Mirror, bool? BuildNew, string? ScanId, string? Fingerprint,
+    string? ScanMode = null, IReadOnlyList<string>? ScanLevels = null);
 
 public static class ContainerRecords
 {
@@ -118,6 +125,8 @@ public static class ContainerRecords
         BuildNew = details?.BuildNew,
         ScanId = details?.ScanId,
         Fingerprint = details?.Fingerprint,
+        ScanMode = details?.ScanMode,
+        ScanLevels = details?.ScanLevels,
     };
 
     /// <summary>

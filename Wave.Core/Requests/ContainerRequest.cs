@@ -49,5 +49,13 @@ public sealed record ContainerRequest
     /// </summary>
     [JsonPropertyName("sealedCredentials")] public SealedCredentials? SealedCredentials { get; init; }
 
+    /// <summary>The image's security scan, when the request asked for one.</summary>
+    [JsonPropertyName("scanId")] public string? ScanId { get; init; }
+
+    /// <summary><c>required</c>: pulls are held until the scan passed <see cref="ScanLevels"/> and refused when it did not.</summary>
+    [JsonPropertyName("scanMode")] public string? ScanMode { get; init; }
+
+    [JsonPropertyName("scanLevels")] public IReadOnlyList<string>? ScanLevels { get; init; }
+
     [JsonIgnore] public bool IsAugmented => ContainerConfig is { IsEmpty: false };
 }

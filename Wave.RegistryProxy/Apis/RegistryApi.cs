@@ -111,6 +111,7 @@ public static class RegistryApi
         {
             request = await context.RequestServices.GetRequiredService<BuildWaiter>().ResolveAsync(request, source, cancellationToken);
         }
+        await context.RequestServices.GetRequiredService<Wave.RegistryProxy.Scans.ScanGate>().CheckAsync(request, cancellationToken);
         return (request, source);
     }
 

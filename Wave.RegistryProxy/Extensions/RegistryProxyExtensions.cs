@@ -42,6 +42,8 @@ public static class RegistryProxyExtensions
         builder.Services.AddSingleton<PullAccounting>();
         builder.AddWaveBuildStore();
         builder.Services.AddSingleton<BuildWaiter>();
+        builder.AddWaveScanStore();
+        builder.Services.AddSingleton<Wave.RegistryProxy.Scans.ScanGate>();
         // A cluster starting a pipeline opens hundreds of pulls at once: Kestrel's default accept queue (512) drops
         // the excess connection attempts, which the clients then retry only after a 1 s, 3 s, 7 s back-off. The
         // kernel caps this at net.core.somaxconn.

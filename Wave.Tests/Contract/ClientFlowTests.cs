@@ -168,7 +168,8 @@ public sealed class ClientFlowTests(RegistryFixture registryFixture, BuildHostFi
             {
                 Entries = ["bioconda::samtools=1.17", $"conda-forge::zlib=1.3.{Random.Shared.Next(1000)}"],
                 Channels = ["conda-forge", "bioconda"],
-                CondaOpts = new NfWaveCondaOpts(mambaImage),
+                // The v2 template's final stage: the busybox base (ubuntu:24.04, nf-wave's default, is not reachable here).
+                CondaOpts = new NfWaveCondaOpts(mambaImage, BaseImage: registries.Images.DockerV2),
             },
             BuildRepository = $"{registries.Plain.Host}/contract/conda",
             Freeze = true,

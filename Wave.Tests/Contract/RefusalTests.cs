@@ -46,35 +46,27 @@ public sealed class RefusalTests(RegistryFixture registryFixture, WaveFixture wa
         new Refusal("mirror same registry", r => new NfWaveRequest { ContainerImage = r.Images.DockerV2, Mirror = true, TowerAccessToken = "t", BuildRepository = r.Plain.Host + "/mirror" }, 400, "buildRepository",
             "Source and target mirror registry are the same - offending value '{plain}/mirror'"),
         new Refusal("scanMode required", r => new NfWaveRequest { ContainerImage = r.Images.DockerV2, ScanMode = "required" }, 501, "scanMode",
-            "Security scan service is not enabled - this Wave service does not scan containers yet, so scanMode 'required' cannot be honoured (send none or leave it out)"),
+            "Security scan service is not enabled - Check Wave configuration setting 'Wave:Scan:VulnerabilityDatabase' (a folder or archive of OSV vulnerability advisories): scanMode 'required' cannot be honoured without it (send none or leave it out)"),
         new Refusal("scanMode async", r => new NfWaveRequest { ContainerFile = Dockerfile(r), ScanMode = "async" }, 501, "scanMode",
-            "Security scan service is not enabled - this Wave service does not scan containers yet, so scanMode 'async' cannot be honoured (send none or leave it out)"),
+            "Security scan service is not enabled - Check Wave configuration setting 'Wave:Scan:VulnerabilityDatabase' (a folder or archive of OSV vulnerability advisories): scanMode 'async' cannot be honoured without it (send none or leave it out)"),
         new Refusal("scanLevels", r => new NfWaveRequest { ContainerImage = r.Images.DockerV2, ScanLevels = ["LOW", "MEDIUM"] }, 501, "scanLevels",
-            "Security scan service is not enabled - this Wave service does not scan containers yet, so scanLevels cannot be checked (leave them out)"),
-        new Refusal("multi-platform", r => new NfWaveRequest { ContainerFile = Dockerfile(r), ContainerPlatform = "linux/amd64,linux/arm64" }, 501, "containerPlatform",
-            "Multi-platform build service is not enabled - this Wave service builds one platform per request: ask once for linux/amd64 and once for linux/arm64"),
+            "Security scan service is not enabled - Check Wave configuration setting 'Wave:Scan:VulnerabilityDatabase': scanLevels cannot be checked without it (leave them out)"),
         new Refusal("multi-platform combination", r => new NfWaveRequest { ContainerFile = Dockerfile(r), ContainerPlatform = "linux/amd64,linux/arm/v7" }, 400, "containerPlatform",
             "Only linux/amd64,linux/arm64 multi-platform combination is currently supported"),
         new Refusal("multi-platform augmentation", r => new NfWaveRequest { ContainerImage = r.Images.MultiArch, ContainerPlatform = "linux/arm64,linux/amd64" }, 400, "containerPlatform",
             "Multi-platform builds require either 'containerFile' or 'packages' attribute"),
         new Refusal("multi-platform singularity", r => new NfWaveRequest { ContainerFile = Dockerfile(r), ContainerPlatform = "linux/amd64,linux/arm64", Format = "sif", Freeze = true }, 400, "containerPlatform",
             "Multi-platform builds are not supported for Singularity format"),
-        new Refusal("containerIncludes", r => new NfWaveRequest { ContainerImage = r.Images.DockerV2, ContainerIncludes = ["docker.io/library/alpine:3"] }, 501, "containerIncludes",
-            "Container includes are not supported by this Wave service - build an image that contains them instead"),
-        new Refusal("buildTemplate pixi", r => new NfWaveRequest { Packages = new NfWavePackages { Entries = ["samtools"] }, BuildTemplate = "conda/pixi:v1" }, 501, "buildTemplate",
-            "Build template 'conda/pixi:v1' is not supported by this Wave service - its CONDA builds use conda/micromamba:v1"),
-        new Refusal("buildTemplate micromamba v2", r => new NfWaveRequest { Packages = new NfWavePackages { Entries = ["samtools"] }, BuildTemplate = "conda/micromamba:v2" }, 501, "buildTemplate",
-            "Build template 'conda/micromamba:v2' is not supported by this Wave service - its CONDA builds use conda/micromamba:v1"),
+        new Refusal("containerIncludes on an augmentation", r => new NfWaveRequest { ContainerImage = r.Images.DockerV2, ContainerIncludes = ["docker.io/library/alpine:3"] }, 501, "containerIncludes",
+            "Container includes are merged into built images only by this Wave service - send freeze with a buildRepository (or a containerFile) so that they are built in; adding them to an image as it is served is not supported"),
+        new Refusal("buildCompression estargz", r => new NfWaveRequest { ContainerFile = Dockerfile(r), BuildRepository = r.Plain.Host + "/wave/x", BuildCompression = new { mode = "estargz", level = (int?)null, force = (bool?)null } }, 400, "buildCompression.mode",
+            "buildCompression.mode 'estargz' cannot be written by this Wave service's builder, which compresses layers with gzip or zstd (buildah 1.28 has no estargz compressor)"),
+        new Refusal("buildCompression force", r => new NfWaveRequest { ContainerFile = Dockerfile(r), BuildRepository = r.Plain.Host + "/wave/x", BuildCompression = new { mode = "zstd", force = true } }, 400, "buildCompression.force",
+            "buildCompression.force cannot be honoured by this Wave service's builder: buildah 1.28 compresses the layers it builds and keeps the base image's layers as the registry holds them"),
+        new Refusal("lock file with pixi", r => new NfWaveRequest { Packages = new NfWavePackages { Entries = ["https://example.org/env.lock"] }, BuildTemplate = "conda/pixi:v1", BuildRepository = r.Plain.Host + "/wave/x" }, 400, "packages.entries",
+            "packages.entries names a Conda lock file, which the conda/pixi:v1 template cannot install (use conda/micromamba:v2)"),
         new Refusal("buildTemplate unknown", r => new NfWaveRequest { Packages = new NfWavePackages { Entries = ["samtools"] }, BuildTemplate = "conda/nope:v9" }, 400, "buildTemplate",
-            "Unknown build template 'conda/nope:v9' - the Wave API defines conda/pixi:v1, conda/micromamba:v1, conda/micromamba:v2, cran/installr:v1"),
-        new Refusal("CRAN packages", r => new NfWaveRequest { Packages = new NfWavePackages { Type = "CRAN", Entries = ["dplyr"] } }, 501, "packages.type",
-            "Packages of type CRAN are not supported by this Wave service - it builds CONDA packages"),
-        new Refusal("remote Conda lock file", r => new NfWaveRequest { Packages = new NfWavePackages { Entries = ["https://example.org/env.lock"] } }, 501, "packages.entries[0]",
-            "Remote Conda lock files are not supported by this Wave service - 'https://example.org/env.lock' is a URL: list package specs or send the file as packages.environment"),
-        new Refusal("buildCompression zstd", r => new NfWaveRequest { ContainerFile = Dockerfile(r), BuildCompression = new { mode = "zstd", level = (int?)null, force = (bool?)null } }, 501, "buildCompression",
-            "Build compression zstd is not supported by this Wave service - its builds push gzip layers at the builder's default level"),
-        new Refusal("buildCompression gzip level", r => new NfWaveRequest { ContainerFile = Dockerfile(r), BuildCompression = new { mode = "gzip", level = 9 } }, 501, "buildCompression",
-            "Build compression gzip level 9 is not supported by this Wave service - its builds push gzip layers at the builder's default level"));
+            "Unknown build template 'conda/nope:v9' - the Wave API defines conda/pixi:v1, conda/micromamba:v1, conda/micromamba:v2, cran/installr:v1"));
 
     [Theory]
     [MemberData(nameof(Refusals))]
@@ -96,18 +88,22 @@ public sealed class RefusalTests(RegistryFixture registryFixture, WaveFixture wa
     }
 
     [Fact]
-    public async Task A_build_context_is_refused_with_501()
+    public async Task A_build_context_that_leaves_the_context_is_a_400_naming_buildContext()
     {
         var (wave, registries) = await SetUpAsync();
-        var layer = TestLayer.Create(new Dictionary<string, string> { ["ctx/a.txt"] = "a" });
+        var layer = Builds.Domain.BuildFeatureRequestTests.Escaping("symlink-absolute");
         var answer = await wave.Client.PostContainerAsync(new
         {
             containerFile = Dockerfile(registries),
-            buildContext = new { location = "data:" + Convert.ToBase64String(layer.Gzip), gzipDigest = layer.GzipDigest, gzipSize = layer.Gzip.Length, tarDigest = layer.TarDigest },
+            buildRepository = registries.Plain.Host + "/wave/x",
+            buildContext = new { location = layer.Location, gzipDigest = layer.GzipDigest, gzipSize = layer.GzipSize, tarDigest = layer.TarDigest },
         });
-        Assert.Equal(501, answer.Status);
+        Assert.Equal(400, answer.Status);
         Assert.Equal("buildContext", answer.Field);
-        Assert.Equal("Build context is not supported by this Wave service - send the files the build needs inside the containerFile (COPY of a build context is not available)", answer.Message);
+        Assert.Equal("buildContext has the symbolic link 'etc' -> '/etc', which points out of the build context", answer.Message);
+        var wrongType = await wave.Client.PostContainerAsync(new { containerFile = Dockerfile(registries), buildRepository = registries.Plain.Host + "/wave/x", buildContext = "context.tar.gz" });
+        Assert.Equal(400, wrongType.Status);
+        Assert.Equal("buildContext", wrongType.Field);
     }
 
     [Fact]

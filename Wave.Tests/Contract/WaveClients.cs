@@ -70,7 +70,8 @@ public sealed record NfWavePackages
     public IReadOnlyList<string>? Channels { get; init; }
 }
 
-public sealed record NfWaveCondaOpts(string MambaImage, IReadOnlyList<string>? Commands = null, string? BasePackages = "conda-forge::procps-ng");
+/// <remarks>wave-api's CondaOpts constructor fills every option with its default, so nf-wave always sends baseImage.</remarks>
+public sealed record NfWaveCondaOpts(string MambaImage, IReadOnlyList<string>? Commands = null, string? BasePackages = "conda-forge::procps-ng", string? BaseImage = "ubuntu:24.04");
 
 /// <summary>The subset of SubmitContainerTokenResponse the clients read, typed as they type it (Boolean may be null).</summary>
 public sealed record ClientSubmitResponse(

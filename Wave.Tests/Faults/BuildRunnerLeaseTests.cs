@@ -130,7 +130,7 @@ public sealed class BuildRunnerLeaseTests(RegistryFixture registryFixture, Postg
     }
 
     private BuildRunner Runner(IBuildStore store, IBuildBackend backend) => new(store, backend,
-        new RemoteLayerFetcher(_services.GetRequiredService<IHttpClientFactory>()),
+        new RemoteLayerFetcher(_services.GetRequiredService<IHttpClientFactory>(), new Wave.Core.Security.NetworkTargetPolicy(Options.Create(new Wave.Core.Security.NetworkTargetOptions())), Options.Create(new BuildOptions())),
         Options.Create(new RegistryOptions()), Options.Create(ShortLease), TimeProvider.System, NullLogger<BuildRunner>.Instance);
 
     private async Task<PostgresBuildStore> StoreAsync()

@@ -10,7 +10,7 @@ namespace Wave.Tests.Infrastructure;
 
 public enum WaveRole
 {
-    /// <summary>Api + /v2/ + Builder in one host with in-process state: what `dotnet run --project Wave.AppHost` serves.</summary>
+    /// <summary>Api + /v2/ + Builder in one host with in-process state: what `dotnet run --project Wave.AppHost` serves (Wave.Api with Wave:Embedded=true).</summary>
     Embedded,
     Api,
     RegistryProxy,
@@ -47,7 +47,7 @@ public sealed class WaveTestHost : IAsyncDisposable
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions
         {
             EnvironmentName = "Development",
-            ApplicationName = role == WaveRole.Embedded ? "Wave.AppHost" : $"Wave.{role}",
+            ApplicationName = role == WaveRole.Embedded ? "Wave.Api" : $"Wave.{role}",
             ContentRootPath = AppContext.BaseDirectory,
         });
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>

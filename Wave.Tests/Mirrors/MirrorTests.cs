@@ -373,6 +373,42 @@ public sealed class MirrorTests(RegistryFixture registryFixture, MirrorFixture m
         var accepted = await wave.Client.PostContainerAsync(Mirror($"{env.Target.Host}/mirrors/x"));
         Assert.True(accepted.Status == 200, accepted.Text);
     }
+
+    [Fact]
+    public async Task A_required_scan_of_a_mirror_holds_it_until_the_copy_and_the_scan_are_done_and_fails_it_on_a_disallowed_severity()
+    {
+        var env = await SetUpAsync();
+        var image = await Scans.ScanTestImages.PushAsync(env.Registries.Plain, $"mirror-scans/{Unique()}", "1.0", Scans.ScanTestImages.DebianCondaLayers());
+        var database = Scans.TestOsvDatabase.WriteFolder(Directory.CreateTempSubdirectory("wave-mirror-osv-").FullName);
+        await using var wave = await WaveTestHost.StartAsync(WaveRole.Embedded,
+            MirrorEndpoints.HostSettings(env.Registries, new Dictionary<string, string?> { [Wave.Core.Scans.ScanOptions.DatabaseSetting] = database }));
+        var nf = new NfWaveClient(wave.Client, PlatformStub.AccessToken);
+
+        var handle = await nf.SendRequestAsync(new NfWaveRequest
+        {
+            ContainerImage = image,
+            Mirror = true,
+            BuildRepository = $"{env.Target.Host}/mirrors/{Unique()}",
+            TowerEndpoint = env.Platform.Endpoint,
+            ScanMode = "required",
+            ScanLevels = ["LOW"],
+        });
+
+        Assert.Matches("^sc-[0-9a-f]{16}_1$", handle.Response.ScanId);
+        Assert.Null(handle.Response.Succeeded);
+        var failure = await Assert.ThrowsAsync<ClientProtocolException>(() => nf.AwaitReadyAsync(handle, MaxAwait));
+        Assert.Contains("found vulnerabilities of a severity the request does not allow", failure.Message, StringComparison.Ordinal);
+        var status = await wave.GetAsync($"/v1alpha2/container/{handle.Response.RequestId}/status");
+        Assert.Equal(("DONE", false), (status.Body!["status"]!.GetValue<string>(), status.Body["succeeded"]!.GetValue<bool>()));
+        Assert.Equal(handle.Response.BuildId, status.Body["mirrorId"]!.GetValue<string>());
+        Assert.Equal(handle.Response.ScanId, status.Body["scanId"]!.GetValue<string>());
+        Assert.True(status.Body["vulnerabilities"]!.AsObject().Count > 0, status.Text);
+        // The copy itself succeeded: the mirror's record says so; the scan is what holds the container back.
+        var mirror = await wave.GetAsync($"/v1alpha1/mirrors/{handle.Response.BuildId}");
+        Assert.True(mirror.Body!["succeeded"]!.GetValue<bool>(), mirror.Text);
+        var scan = await wave.GetAsync($"/v1alpha1/scans/{handle.Response.ScanId}");
+        Assert.Equal(handle.Response.BuildId, scan.Body!["mirrorId"]?.GetValue<string>());
+    }
 }
 
 /// <summary>A <see cref="Faults.ScriptedUpstream"/> as a mirror source.</summary>

@@ -13,7 +13,7 @@ namespace Wave.Bench;
 /// options (vfs, chroot isolation, a private storage root): request-to-completed time of a one-RUN Dockerfile on a
 /// busybox base from the bench registry, and 50 identical concurrent requests, which must make exactly one build.
 /// </summary>
-public sealed class BuildBench(RegistryServer registry, string appHostDll, string work, Report report)
+public sealed class BuildBench(RegistryServer registry, string waveApiDll, string work, Report report)
 {
     private const int Rounds = 3;
     private const int Concurrent = 50;
@@ -24,7 +24,7 @@ public sealed class BuildBench(RegistryServer registry, string appHostDll, strin
     {
         var baseImage = await BenchImages.PushBusyboxAsync(registry, "bench/busybox", "v1");
         var buildWork = Path.Combine(work, "build");
-        await using var wave = await WaveProcess.StartAsync(appHostDll,
+        await using var wave = await WaveProcess.StartEmbeddedAsync(waveApiDll,
             $"--Wave:Build:DefaultBuildRepository={registry.Host}/wave/builds",
             $"--Wave:Build:Local:WorkDirectory={Path.Combine(buildWork, "wave")}",
             $"--Wave:DataDirectory={Path.Combine(buildWork, "data")}",

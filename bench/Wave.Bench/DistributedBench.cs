@@ -9,7 +9,7 @@ namespace Wave.Bench;
 /// on a redis-server of their own: manifest GET of a cached augmented token with the proxy's request cache off
 /// (<c>Wave:Proxy:RequestCacheTime=0</c>, so every GET reads the token from Redis), and POST /v1alpha2/container
 /// (which writes it there). With <c>--before DIR</c> (the output folder of another build, e.g. the commit before a
-/// change: <c>git worktree add /tmp/before COMMIT &amp;&amp; dotnet build -c Release /tmp/before/Wave.AppHost</c>) both builds
+/// change: <c>git worktree add /tmp/before COMMIT &amp;&amp; dotnet build -c Release /tmp/before/Wave.Api</c>; before the AppHost moved onto Aspire, the folder was Wave.AppHost's) both builds
 /// run side by side and are measured in rounds, taking turns, with the registry direct in every round: the ratio of
 /// this build to the other is the median of the rounds' own ratios.
 /// </summary>
@@ -37,7 +37,7 @@ public sealed class DistributedBench(RegistryServer registry, BenchOptions optio
 
     public async Task RunAsync()
     {
-        var builds = new List<(string Label, string Folder)> { ("this build", Path.GetDirectoryName(options.AppHostDll)!) };
+        var builds = new List<(string Label, string Folder)> { ("this build", Path.GetDirectoryName(options.WaveApiDll)!) };
         if (BeforeFolder() is { } before)
         {
             builds.Insert(0, ("before", before));

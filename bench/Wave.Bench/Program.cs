@@ -9,7 +9,7 @@ using Wave.Tests.Infrastructure;
 
 // Wave against the distribution registry serving the same content directly, in one run on one machine: every Wave
 // figure is reported with its ratio to that baseline. Usage (bench/run.sh passes the first argument):
-//   Wave.Bench <path to Wave.AppHost.dll> [--duration 5] [--tokens 20000] [--concurrent-pulls 1000] [--pulls 15] [--no-docker] [--out file] [--only sections]
+//   Wave.Bench <path to Wave.Api.dll> [--duration 5] [--tokens 20000] [--concurrent-pulls 1000] [--pulls 15] [--no-docker] [--out file] [--only sections]
 // Pulls per BlobThroughputAsync measurement (its best one is the figure; all of them are in its CPU count).
 const int BestOfPulls = 5;
 var options = BenchOptions.Parse(args);
@@ -29,8 +29,8 @@ var added = BenchLayer.Random("wave/added.bin", 1024);
 // The augmented image's own baseline: the registry serving the same layers, the added one included, directly.
 await BenchImages.PushAsync(registry, "bench/app-added", "v1", [.. appLayers, added]);
 
-Console.WriteLine("Starting Wave (dotnet Wave.AppHost.dll)…");
-await using var wave = await WaveProcess.StartAsync(options.AppHostDll);
+Console.WriteLine("Starting Wave (dotnet Wave.Api.dll --Wave:Embedded=true)…");
+await using var wave = await WaveProcess.StartEmbeddedAsync(options.WaveApiDll);
 using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 256 }) { Timeout = TimeSpan.FromMinutes(5) };
 
 string RequestBody(string image, string? layerLocation = null, BenchLayer? layer = null)
@@ -134,7 +134,7 @@ if (options.Runs("post"))
         var post = await Wrk.RunAsync($"http://{wave.Host}/v1alpha2/container", connections, options.Duration, Wrk.JsonPost(RequestBody("bench/small:v1")), work);
         report.Absolute($"POST /v1alpha2/container, {connections} conn", post, "≥ 2,000 req/s");
     }
-    await using (var cachingWave = await WaveProcess.StartAsync(options.AppHostDll, "--Wave:Tokens:UpstreamCacheTime=00:00:10"))
+    await using (var cachingWave = await WaveProcess.StartEmbeddedAsync(options.WaveApiDll, "--Wave:Tokens:UpstreamCacheTime=00:00:10"))
     {
         await Wrk.RunAsync($"http://{cachingWave.Host}/v1alpha2/container", 64, options.Duration, Wrk.JsonPost(RequestBody("bench/small:v1")), work);
         var post = await Wrk.RunAsync($"http://{cachingWave.Host}/v1alpha2/container", 64, options.Duration, Wrk.JsonPost(RequestBody("bench/small:v1")), work);
@@ -180,7 +180,7 @@ if (options.Runs("blob"))
     report.Paired("100 MB blob: repeated pulls (from the blob cache)", await PairedBlobAsync(directUrl, bigBlob), "≥ 0.90×");
     Paired streamed;
     double streamedCpu;
-    await using (var uncachedWave = await WaveProcess.StartAsync(options.AppHostDll, "--Wave:Proxy:BlobCache:Enabled=false"))
+    await using (var uncachedWave = await WaveProcess.StartEmbeddedAsync(options.WaveApiDll, "--Wave:Proxy:BlobCache:Enabled=false"))
     {
         var streamedToken = await IssueAsync(RequestBody("bench/big:v1"), uncachedWave);
         var streamedUrl = $"http://{uncachedWave.Host}/v2/wt/{streamedToken}/bench/big/blobs/{bigLayer.GzipDigest}";
@@ -340,7 +340,7 @@ if (options.Docker && options.Runs("pull"))
     var plainWarm = await WaveImageAsync(plainBody);
     var augmentedWarm = await WaveImageAsync(RequestBody("bench/app:v1"));
     // The same image through a Wave whose blob cache is off: every layer is streamed from the registry and verified.
-    await using var uncachedWave = await WaveProcess.StartAsync(options.AppHostDll, "--Wave:Proxy:BlobCache:Enabled=false");
+    await using var uncachedWave = await WaveProcess.StartEmbeddedAsync(options.WaveApiDll, "--Wave:Proxy:BlobCache:Enabled=false");
     await PullSecondsAsync(directImage); // warms up dockerd
     await PullSecondsAsync($"{registry.Host}/bench/app-added:v1");
     await PullSecondsAsync(plainWarm); // fills the blob cache and warms up the process
@@ -376,7 +376,7 @@ if (options.Docker && options.Runs("pull"))
 if (options.Runs("memory"))
 {
     Console.WriteLine($"Memory: {options.Tokens:N0} tokens, {options.ConcurrentPulls:N0} concurrent pulls…");
-    await using (var fresh = await WaveProcess.StartAsync(options.AppHostDll))
+    await using (var fresh = await WaveProcess.StartEmbeddedAsync(options.WaveApiDll))
     {
         using var memoryHttp = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = options.ConcurrentPulls + 8 }) { Timeout = TimeSpan.FromMinutes(5) };
         var body = RequestBody("bench/small:v1");
@@ -409,7 +409,7 @@ if (options.Runs("memory"))
 if (options.Runs("build"))
 {
     Console.WriteLine("Builds (Wave's local buildah backend vs buildah direct)…");
-    await new BuildBench(registry, options.AppHostDll, work, report).RunAsync();
+    await new BuildBench(registry, options.WaveApiDll, work, report).RunAsync();
 }
 
 // --- Memory of each service in distributed mode ----------------------------------------------------------------------

@@ -3,7 +3,7 @@ using System.Text;
 
 namespace Wave.Bench;
 
-public sealed record BenchOptions(string AppHostDll, TimeSpan Duration, int Tokens, int ConcurrentPulls, int PullRounds, bool Docker, string Output, IReadOnlySet<string>? Only, bool Hold)
+public sealed record BenchOptions(string WaveApiDll, TimeSpan Duration, int Tokens, int ConcurrentPulls, int PullRounds, bool Docker, string Output, IReadOnlySet<string>? Only, bool Hold)
 {
     public static readonly IReadOnlyList<string> Sections = ["manifest", "post", "blob", "pull", "memory", "build", "services", "distributed"];
 
@@ -14,7 +14,7 @@ public sealed record BenchOptions(string AppHostDll, TimeSpan Duration, int Toke
     {
         if (args.Length == 0 || !File.Exists(args[0]))
         {
-            throw new ArgumentException("usage: Wave.Bench <Wave.AppHost.dll> [--duration S] [--tokens N] [--concurrent-pulls N] [--pulls ROUNDS] [--no-docker] [--out FILE] [--only manifest,post,blob,pull,memory,build,services,distributed] [--before DIR] [--hold]");
+            throw new ArgumentException("usage: Wave.Bench <Wave.Api.dll> [--duration S] [--tokens N] [--concurrent-pulls N] [--pulls ROUNDS] [--no-docker] [--out FILE] [--only manifest,post,blob,pull,memory,build,services,distributed] [--before DIR] [--hold]");
         }
         string? Value(string name) => Array.IndexOf(args, name) is var i and >= 0 && i + 1 < args.Length ? args[i + 1] : null;
         return new BenchOptions(

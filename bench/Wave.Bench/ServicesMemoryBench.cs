@@ -7,14 +7,14 @@ namespace Wave.Bench;
 
 /// <summary>
 /// Resident set of each service of the distributed mode (Api, registry proxy, builder, each <c>dotnet Wave.X.dll</c>
-/// from the AppHost's output folder, sharing a private redis-server): idle, after N issued tokens (POSTs in a loop,
-/// 32 at a time), and with 1,000 streamed blob pulls held open on the proxy.
+/// from Wave.Api's output folder, which holds all three, sharing a private redis-server): idle, after N issued tokens
+/// (POSTs in a loop, 32 at a time), and with 1,000 streamed blob pulls held open on the proxy.
 /// </summary>
 public sealed class ServicesMemoryBench(RegistryServer registry, BenchOptions options, Report report, string tokenBody, string pullBody, string layerDigest)
 {
     public async Task RunAsync()
     {
-        var folder = Path.GetDirectoryName(options.AppHostDll)!;
+        var folder = Path.GetDirectoryName(options.WaveApiDll)!;
         var data = Directory.CreateTempSubdirectory("wave-bench-services-").FullName;
         await using var redis = await BenchRedis.StartAsync(data);
         string[] common = [$"--ConnectionStrings:redis={redis.ConnectionString}", "--Wave:Security:AllowedNetworks:0=127.0.0.0/8"];

@@ -4,7 +4,11 @@ using Wave.Tests.Infrastructure;
 
 namespace Wave.Bench;
 
-/// <summary>Wave in embedded mode as its own process (<c>dotnet Wave.AppHost.dll</c>), as it runs in production.</summary>
+/// <summary>
+/// A Wave service as its own process, as it runs in production (without the AppHost, whose DCP and dashboard are for
+/// development): <see cref="StartEmbeddedAsync"/> is the embedded topology, <c>dotnet Wave.Api.dll --Wave:Embedded=true</c>,
+/// what the AppHost runs by default; <see cref="StartAsync"/> one service of the distributed topology.
+/// </summary>
 public sealed class WaveProcess : IAsyncDisposable
 {
     private readonly TestProcess _process;
@@ -40,12 +44,16 @@ public sealed class WaveProcess : IAsyncDisposable
     public string Host => $"127.0.0.1:{Port}";
     public Uri BaseAddress => new($"http://{Host}/");
 
-    public static async Task<WaveProcess> StartAsync(string appHostDll, params string[] settings)
+    /// <summary>The Api, the /v2/ endpoints and the builder in one process with in-process state.</summary>
+    public static Task<WaveProcess> StartEmbeddedAsync(string waveApiDll, params string[] settings) =>
+        StartAsync(waveApiDll, ["--Wave:Embedded=true", .. settings]);
+
+    public static async Task<WaveProcess> StartAsync(string serviceDll, params string[] settings)
     {
         var port = FreePort.Next();
         // Every Wave starts with an empty blob cache of its own, removed when it stops.
         var blobCache = Directory.CreateTempSubdirectory("wave-bench-blobs-").FullName;
-        var process = TestProcess.Start("dotnet", [appHostDll, "--urls", $"http://127.0.0.1:{port}", $"--Wave:Proxy:BlobCache:Directory={blobCache}", .. settings], new Dictionary<string, string?>
+        var process = TestProcess.Start("dotnet", [serviceDll, "--urls", $"http://127.0.0.1:{port}", $"--Wave:Proxy:BlobCache:Directory={blobCache}", .. settings], new Dictionary<string, string?>
         {
             ["ASPNETCORE_ENVIRONMENT"] = "Production",
             ["Logging__LogLevel__Default"] = "Warning",
@@ -53,7 +61,7 @@ public sealed class WaveProcess : IAsyncDisposable
             // The benchmark measures serving: all its load comes from one anonymous client IP, which the default
             // pull limit (250 per hour) would stop after a fraction of a second.
             ["Wave__RateLimits__Enabled"] = "false",
-        }, Path.GetDirectoryName(appHostDll));
+        }, Path.GetDirectoryName(serviceDll));
         await FreePort.WaitListeningAsync(port, TimeSpan.FromSeconds(30), () => process.Output);
         return new WaveProcess(process, port, blobCache);
     }

@@ -37,7 +37,9 @@ public sealed class ContainerIdTests
     public void GoldenIdsOfRequests()
     {
         Assert.Equal("1898d8e95ad31299", Plan(DockerfileRequest).ContainerId);
-        Assert.Equal("e40bf6d6c282ad44", Plan(Conda("bioconda::salmon=1.10.3", "bwa=0.7.17")).ContainerId);
+        // conda/micromamba:v2 is the default template of packages builds (it was v1: e40bf6d6c282ad44, still that below).
+        Assert.Equal("30f87fb7db4e7403", Plan(Conda("bioconda::salmon=1.10.3", "bwa=0.7.17")).ContainerId);
+        Assert.Equal("e40bf6d6c282ad44", Plan(Conda("bioconda::salmon=1.10.3", "bwa=0.7.17") with { BuildTemplate = "conda/micromamba:v1" }).ContainerId);
         Assert.Equal("e90379dc3d012df3", Plan(new BuildRequestFields { SpackFile = Base64("spack:\n  specs: [zlib]\n") }).ContainerId);
         Assert.Equal("2726856827445824", Plan(BuildRequestValidationTests.Freeze(new ContainerConfig
         {

@@ -86,12 +86,14 @@ public sealed class FreezeAndCondaBuildTests(RegistryFixture registryFixture, Bu
     }
 
     [Fact]
-    public async Task A_conda_build_runs_the_template_and_serves_the_lock_it_printed()
+    public async Task A_conda_build_runs_the_multi_stage_v2_template_and_serves_the_lock_it_printed()
     {
         var registries = await registryFixture.GetAsync();
         var wave = await buildFixture.GetAsync(registries);
         var mambaImage = await BuildStandInMambaImageAsync(wave, registries);
+        var baseImage = await BuildBaseWithUsersAsync(wave, registries);
 
+        // conda/micromamba:v2 (the default): installed in the stand-in micromamba image, the prefix copied into the base image.
         var answer = await wave.Client.PostContainerAsync(new
         {
             packages = new
@@ -99,7 +101,7 @@ public sealed class FreezeAndCondaBuildTests(RegistryFixture registryFixture, Bu
                 type = "CONDA",
                 entries = new[] { "bioconda::samtools=1.17", "conda-forge::zlib=1.3" },
                 channels = new[] { "conda-forge", "bioconda" },
-                condaOpts = new { mambaImage, commands = new[] { "RUN echo extra-command > /extra.txt" } },
+                condaOpts = new { mambaImage, baseImage, commands = new[] { "RUN echo extra-command > /extra.txt" } },
             },
         });
 
@@ -117,10 +119,44 @@ public sealed class FreezeAndCondaBuildTests(RegistryFixture registryFixture, Bu
         var record = await wave.Client.GetFromJsonAsync<JsonNode>($"/v1alpha1/builds/{buildId}", TestContext.Current.CancellationToken);
         Assert.Contains("bioconda::samtools=1.17", record!["condaFile"]!.GetValue<string>(), StringComparison.Ordinal);
 
+        // The final stage is the base image with the installed prefix: what micromamba installed, not micromamba itself.
         var docker = await dockerFixture.GetAsync();
-        var output = await docker.RunAsync("run", "--rm", "--network", "none", "--entrypoint", "sh", answer.TargetImage, "-c", "cat /tmp/conda.yml /extra.txt");
-        Assert.Contains("samtools=1.17", output, StringComparison.Ordinal);
+        var output = await docker.RunAsync("run", "--rm", "--network", "none", "--entrypoint", "sh", answer.TargetImage, "-c",
+            "cat /opt/conda/installed.txt /extra.txt /etc/base-image.txt; test -e /bin/micromamba || echo no-micromamba; test -e /tmp/conda.yml || echo no-conda-yml");
+        Assert.Contains("install -y -n base -f /tmp/conda.yml", output, StringComparison.Ordinal);
+        Assert.Contains("install -y -n base conda-forge::procps-ng", output, StringComparison.Ordinal);
         Assert.Contains("extra-command", output, StringComparison.Ordinal);
+        Assert.Contains("wave base image", output, StringComparison.Ordinal);
+        Assert.Contains("no-micromamba", output, StringComparison.Ordinal);
+        Assert.Contains("no-conda-yml", output, StringComparison.Ordinal);
+
+        // conda/micromamba:v1: one stage, the environment installed into the micromamba image itself.
+        var v1 = await wave.Client.PostContainerAsync(new
+        {
+            packages = new { type = "CONDA", entries = new[] { "bioconda::samtools=1.17" }, condaOpts = new { mambaImage } },
+            buildTemplate = "conda/micromamba:v1",
+        });
+        Assert.True(v1.Status == 200, v1.Text);
+        var v1Status = await wave.Client.WaitCompletedAsync(v1.Body!["buildId"]!.GetValue<string>());
+        Assert.True(v1Status["succeeded"]!.GetValue<bool>(), await wave.Client.LogsAsync(v1.Body!["buildId"]!.GetValue<string>()));
+        var v1Output = await docker.RunAsync("run", "--rm", "--network", "none", "--entrypoint", "sh", v1.TargetImage, "-c", "cat /tmp/conda.yml; test -e /bin/micromamba && echo has-micromamba");
+        Assert.Contains("samtools=1.17", v1Output, StringComparison.Ordinal);
+        Assert.Contains("has-micromamba", v1Output, StringComparison.Ordinal);
+    }
+
+    /// <summary>busybox with an /etc/passwd, as a real base image has (the v2 template's final stage runs as USER root).</summary>
+    internal static async Task<string> BuildBaseWithUsersAsync(WaveTestHost wave, TestRegistries registries)
+    {
+        var answer = await wave.Client.PostContainerAsync(new
+        {
+            containerFile = BuildApi.Base64($"FROM {registries.Images.DockerV2}\nRUN echo 'root:x:0:0:root:/root:/bin/sh' > /etc/passwd && echo 'root:x:0:' > /etc/group\n"),
+            buildRepository = $"{registries.Plain.Host}/stand-in/base",
+            freeze = true,
+        });
+        Assert.True(answer.Status == 200, answer.Text);
+        var status = await wave.Client.WaitCompletedAsync(answer.Body!["buildId"]!.GetValue<string>());
+        Assert.True(status["succeeded"]!.GetValue<bool>());
+        return answer.Body["containerImage"]!.GetValue<string>();
     }
 
     /// <summary>
@@ -133,7 +169,7 @@ public sealed class FreezeAndCondaBuildTests(RegistryFixture registryFixture, Bu
             "#!/bin/sh\\n" +
             "case \"$1 $2\" in\\n" +
             "  \"env export\") printf \"@EXPLICIT\\\\nhttps://conda.anaconda.org/stand-in/linux-64/samtools-1.17-0.conda\\\\n\" ;;\\n" +
-            "  *) echo \"stand-in micromamba: $*\" ;;\\n" +
+            "  *) echo \"stand-in micromamba: $*\"; echo \"$*\" >> /opt/conda/installed.txt ;;\\n" +
             "esac\\n";
         var dockerfile = $"FROM {registries.Images.DockerV2}\n" +
             "ENV MAMBA_USER=0 MAMBA_ROOT_PREFIX=/opt/conda\n" +

@@ -49,7 +49,7 @@ public sealed partial class PublishedObjects : IAsyncLifetime
         }
         // The publisher writes passwords.env (git-ignored); this copy gets passwords of its own for every key the
         // objects read from the generated Secret.
-        var keys = Directory.GetFiles(_copy, "*.yaml").SelectMany(f => SecretKey().Matches(File.ReadAllText(f)).Select(m => m.Groups[1].Value)).Distinct().Order(StringComparer.Ordinal);
+        var keys = Directory.GetFiles(_copy, "*.yaml").SelectMany(f => SecretKey().Matches(File.ReadAllText(f)).Select(m => m.Groups["key"].Value)).Distinct().Order(StringComparer.Ordinal);
         File.WriteAllLines(Path.Combine(_copy, "passwords.env"), keys.Select(key => $"{key}={Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16))}"));
 
         var rendered = await TestProcess.RunAsync(kubectl, ["kustomize", _copy], TimeSpan.FromMinutes(1));
@@ -107,7 +107,8 @@ public sealed partial class PublishedObjects : IAsyncLifetime
         throw new InvalidOperationException($"no Wave.sln above {AppContext.BaseDirectory}");
     }
 
-    [GeneratedRegex(@"name: wave-passwords\s+key: (\S+)")]
+    // A secretKeyRef names the Secret and the key in either order (KubernetesClient's serializer writes key first).
+    [GeneratedRegex(@"name: wave-passwords\s+key: (?<key>\S+)|key: (?<key>\S+)\s+name: wave-passwords")]
     private static partial Regex SecretKey();
 }
 

@@ -37,6 +37,16 @@ public sealed class BuildahCommandTests
         Assert.Contains("--tls-verify=false", insecure);
     }
 
+    [Fact]
+    public void Push_passes_the_requested_compression_and_level_and_nothing_without_one()
+    {
+        Assert.DoesNotContain("--compression-format", BuildahCommand.PushArguments(Job(), Folder, "localhost/wave-build:x", tlsVerify: true));
+        var zstd = BuildahCommand.PushArguments(Job() with { Compression = new BuildCompression("zstd", 19, false) }, Folder, "localhost/wave-build:x", tlsVerify: true);
+        Assert.Equal(["--compression-format", "zstd", "--compression-level", "19", "localhost/wave-build:x"], zstd.SkipWhile(a => a != "--compression-format").Take(5));
+        var gzip = BuildahCommand.PushArguments(Job() with { Compression = new BuildCompression("gzip", null, false) }, Folder, "localhost/wave-build:x", tlsVerify: true);
+        Assert.Equal(["--compression-format", "gzip", "localhost/wave-build:x"], gzip.SkipWhile(a => a != "--compression-format").Take(3));
+    }
+
     [Theory]
     [InlineData("conda.yml", true)]
     [InlineData("scripts/setup.sh", true)]
