@@ -67,7 +67,15 @@ public sealed class RedisRestartTests(RegistryFixture registryFixture)
         }
         while (deadline.Elapsed < TimeSpan.FromSeconds(10));
         Assert.True(after.Status == 200, $"{after.Status}: {after.Text}");
-        Assert.Equal(HttpStatusCode.OK, await ManifestStatusAsync(proxy, after.TargetImage));
+        // Each process reconnects on its own schedule (250 ms backing off to 2 s): the proxy may still be waiting
+        // for its next attempt when the Api's connection is back.
+        (HttpStatusCode Status, string Text) pulled;
+        deadline.Restart();
+        while ((pulled = await ManifestAsync(proxy, after.TargetImage)).Status != HttpStatusCode.OK && deadline.Elapsed < TimeSpan.FromSeconds(10))
+        {
+            await Task.Delay(200, cancellationToken);
+        }
+        Assert.True(pulled.Status == HttpStatusCode.OK, $"{pulled.Status}: {pulled.Text}");
     }
 
     [Fact]
