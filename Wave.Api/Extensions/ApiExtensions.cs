@@ -38,7 +38,7 @@ public static class ApiExtensions
         builder.Services.Configure<IdentityOptions>(builder.Configuration.GetSection("Wave:Identity"));
         // No cookie container: Platform answers a token refresh with cookies, which must never be shared between users.
         builder.Services.AddHttpClient(PlatformUserClient.HttpClientName, client => client.Timeout = TimeSpan.FromSeconds(20))
-            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { UseCookies = false });
+            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { UseCookies = false, ConnectCallback = Wave.Core.Security.MetadataAddressGuard.ConnectAsync });
         builder.Services.AddSingleton<PlatformTokenStore>();
         builder.Services.AddSingleton<PlatformUserClient>();
         builder.Services.AddSingleton<IdentityResolver>();

@@ -45,7 +45,8 @@ public static class BuilderExtensions
         DecorateWithMultiPlatform(builder.Services);
         DecorateWithSif(builder.Services);
 
-        builder.Services.AddHttpClient(RemoteLayerFetcher.HttpClientName, client => client.Timeout = TimeSpan.FromMinutes(10));
+        builder.Services.AddHttpClient(RemoteLayerFetcher.HttpClientName, client => client.Timeout = TimeSpan.FromMinutes(10))
+            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { ConnectCallback = Wave.Core.Security.MetadataAddressGuard.ConnectAsync });
         if (!builder.Services.Any(d => d.ServiceType == typeof(Wave.Core.Security.NetworkTargetPolicy)))
         {
             // A builder of its own (not hosted with the Api, which registers the policy): the same rule for loopback,

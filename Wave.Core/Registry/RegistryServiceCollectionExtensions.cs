@@ -28,6 +28,8 @@ public static class RegistryServiceCollectionExtensions
                 ConnectTimeout = TimeSpan.FromSeconds(30),
                 PooledConnectionLifetime = TimeSpan.FromMinutes(5),
                 AutomaticDecompression = DecompressionMethods.None,
+                // Upstreams are named by clients: no connection to a metadata address, whatever the name resolves to now.
+                ConnectCallback = Security.MetadataAddressGuard.ConnectAsync,
             });
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<IRegistryCredentialsProvider, ConfiguredRegistryCredentials>();

@@ -30,8 +30,9 @@ public sealed class NetworkTargetOptions
 /// guards against server-side request forgery: link-local and cloud metadata addresses are always refused; loopback
 /// only when <see cref="NetworkTargetOptions.AllowLoopback"/> (by default in the embedded run) or an allowed network
 /// says so; other private ranges only when allowed by configuration. Every address the name resolves to must pass.
-/// Hosts the operator configured are trusted. (A name that resolves differently between this check and the
-/// connection is not covered; the check is a first line, not a network boundary.)
+/// Hosts the operator configured are trusted. A name that resolves differently between this check and the
+/// connection is caught at connection time for the ranges no configuration allows (<see cref="MetadataAddressGuard"/>,
+/// on every outbound HttpClient of Wave's), not for loopback and private ones.
 /// </summary>
 public sealed class NetworkTargetPolicy(IOptions<NetworkTargetOptions> options)
 {
@@ -68,6 +69,13 @@ public sealed class NetworkTargetPolicy(IOptions<NetworkTargetOptions> options)
     /// <summary>Whether the policy lets loopback addresses through without an allowed network.</summary>
     public bool AllowsLoopback => _allowLoopback;
 
+    /// <summary>Whether no configuration lets Wave reach <paramref name="address"/>: link-local, cloud metadata, unspecified, multicast.</summary>
+    public static bool IsAlwaysRefused(IPAddress address)
+    {
+        var plain = address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address;
+        return AlwaysRefused.Any(n => n.Contains(plain)) || plain.Equals(IPAddress.IPv6Any) || plain.Equals(IPAddress.Any);
+    }
+
     /// <summary>Null when every address is acceptable; otherwise why the target is refused.</summary>
     public string? Check(IReadOnlyCollection<IPAddress> addresses)
     {
@@ -78,7 +86,7 @@ public sealed class NetworkTargetPolicy(IOptions<NetworkTargetOptions> options)
         foreach (var raw in addresses)
         {
             var address = raw.IsIPv4MappedToIPv6 ? raw.MapToIPv4() : raw;
-            if (AlwaysRefused.Any(n => n.Contains(address)) || address.Equals(IPAddress.IPv6Any) || address.Equals(IPAddress.Any))
+            if (IsAlwaysRefused(address))
             {
                 return $"resolves to {address}, a link-local or cloud metadata address";
             }

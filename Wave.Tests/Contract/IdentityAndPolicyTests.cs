@@ -4,6 +4,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 
 using Wave.Core.Security;
@@ -110,6 +111,32 @@ public sealed class IdentityAndPolicyTests(RegistryFixture registryFixture, Wave
         var (status, body) = await nf.PostAsync(new NfWaveRequest { ContainerImage = registries.Images.DockerV2, TowerEndpoint = platform.Endpoint, TowerAccessToken = Stale });
         Assert.True(status == 200, body);
         Assert.Equal(0, platform.Refreshes);
+    }
+
+    [Theory]
+    [InlineData(Wave.Core.Registry.RegistryServiceCollectionExtensions.HttpClientName)]
+    [InlineData(Wave.Api.Identity.PlatformUserClient.HttpClientName)]
+    [InlineData(Wave.Builder.Worker.RemoteLayerFetcher.HttpClientName)]
+    public async Task Every_outbound_client_refuses_a_metadata_address_when_it_connects_whatever_was_checked_before(string clientName)
+    {
+        var registries = await registryFixture.GetAsync();
+        await using var wave = await WaveTestHost.StartAsync(WaveRole.Embedded, new Dictionary<string, string?>());
+        var client = wave.Services.GetRequiredService<IHttpClientFactory>().CreateClient(clientName);
+
+        // What a name that rebinds to the metadata service after the request-time check would reach: refused at once
+        // (169.254.169.254 does not answer here, so without the guard this would wait for the connect timeout).
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var refused = await Assert.ThrowsAsync<HttpRequestException>(() => client.GetAsync("http://169.254.169.254/latest/meta-data/", TestContext.Current.CancellationToken));
+        Assert.Contains("Wave does not connect to 169.254.169.254:80: it resolves to 169.254.169.254, link-local or cloud metadata addresses", refused.ToString(), StringComparison.Ordinal);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), $"refused after {clock.Elapsed}");
+
+        // Names and addresses the policy leaves to the deployment still connect, by name and by address.
+        var port = registries.Plain.Host[(registries.Plain.Host.LastIndexOf(':') + 1)..];
+        foreach (var authority in new[] { registries.Plain.Host, $"localhost:{port}" })
+        {
+            using var answer = await client.GetAsync($"http://{authority}/v2/", TestContext.Current.CancellationToken);
+            Assert.Equal(System.Net.HttpStatusCode.OK, answer.StatusCode);
+        }
     }
 
     [Fact]
