@@ -63,6 +63,7 @@ public static class BuildsApi
         [property: JsonPropertyName("targetImage")] string TargetImage,
         [property: JsonPropertyName("userName")] string? UserName,
         [property: JsonPropertyName("userEmail")] string? UserEmail,
+        [property: JsonPropertyName("userId")] string? UserId,
         [property: JsonPropertyName("requestIp")] string? RequestIp,
         [property: JsonPropertyName("startTime")] DateTime StartTime,
         [property: JsonPropertyName("duration"), JsonConverter(typeof(JsonSeconds))] TimeSpan? Duration,
@@ -85,7 +86,7 @@ public static class BuildsApi
         public const string SingularityFormat = "SINGULARITY";
 
         public static BuildRecordResponse Of(BuildRecord r, bool admin) => new(
-            r.BuildId, r.Dockerfile, r.CondaFile, r.TargetImage, admin ? r.UserName : null, admin ? r.UserEmail : null, admin ? r.RequestIp : null,
+            r.BuildId, r.Dockerfile, r.CondaFile, r.TargetImage, admin ? r.UserName : null, admin ? r.UserEmail : null, r.UserId, admin ? r.RequestIp : null,
             r.CreatedAt.UtcDateTime, r.Duration, r.ExitCode, r.Platform, null, r.Format == BuildPlanner.SifFormat ? SingularityFormat : DockerFormat,
             r.ImageDigest, r.ContainerId, r.SpackFile, r.Status.ToWire(), r.Succeeded, r.FailureReason, r.CreatedAt.UtcDateTime, r.StartedAt?.UtcDateTime,
             r.CompletedAt?.UtcDateTime, r.Attempt);

@@ -66,7 +66,7 @@ public sealed class BuildService(
         var job = plan.ToJob(attempt, time.GetUtcNow());
         plan.ContextFiles.TryGetValue(CondaTemplate.EnvironmentFileName, out var condaFile);
         plan.ContextFiles.TryGetValue(SpackTemplate.EnvironmentFileName, out var spackFile);
-        var record = BuildRecord.Pending(job, attempt, condaFile, spackFile, user?.UserName, user?.Email, requestIp);
+        var record = BuildRecord.Pending(job, attempt, condaFile, spackFile, user?.UserName, user?.Email, requestIp, user?.Id);
         if (!await store.CreateAsync(record, cancellationToken))
         {
             // Another request (here or in another Api instance) recorded this attempt first: join its build, and wait.

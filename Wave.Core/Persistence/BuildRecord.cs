@@ -60,6 +60,7 @@ public sealed record BuildRecord
     [JsonPropertyName("exitCode")] public int? ExitCode { get; init; }
     [JsonPropertyName("failureReason")] public string? FailureReason { get; init; }
     [JsonPropertyName("imageDigest")] public string? ImageDigest { get; init; }
+    [JsonPropertyName("userId")] public string? UserId { get; init; }
     [JsonPropertyName("userName")] public string? UserName { get; init; }
     [JsonPropertyName("userEmail")] public string? UserEmail { get; init; }
     [JsonPropertyName("requestIp")] public string? RequestIp { get; init; }
@@ -73,7 +74,7 @@ public sealed record BuildRecord
 
     /// <summary>A pending record for a job about to be queued.</summary>
     public static BuildRecord Pending(BuildJob job, int attempt, string? condaFile = null, string? spackFile = null,
-        string? userName = null, string? userEmail = null, string? requestIp = null) => new()
+        string? userName = null, string? userEmail = null, string? requestIp = null, string? userId = null) => new()
         {
             BuildId = job.BuildId,
             ContainerId = job.ContainerId,
@@ -83,6 +84,7 @@ public sealed record BuildRecord
             SpackFile = spackFile,
             Platform = job.Platform,
             Format = job.Format,
+            UserId = userId,
             UserName = userName,
             UserEmail = userEmail,
             RequestIp = requestIp,

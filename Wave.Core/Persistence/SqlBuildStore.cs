@@ -20,7 +20,7 @@ public abstract class SqlBuildStore : IBuildStore
     private const string Columns =
         "build_id, container_id, target_image, dockerfile, conda_file, spack_file, platform, format, status, succeeded, " +
         "exit_code, failure_reason, image_digest, user_name, user_email, request_ip, created_at, started_at, completed_at, " +
-        "duration_ms, attempt";
+        "duration_ms, attempt, user_id";
 
     private readonly Lock _gate = new();
     private Task<int>? _migration;
@@ -113,7 +113,7 @@ public abstract class SqlBuildStore : IBuildStore
         var rows = await ExecuteAsync(connection, null,
             $"INSERT INTO builds ({Columns}) VALUES (@build_id, @container_id, @target_image, @dockerfile, @conda_file, @spack_file, " +
             "@platform, @format, @status, @succeeded, @exit_code, @failure_reason, @image_digest, @user_name, @user_email, @request_ip, " +
-            "@created_at, @started_at, @completed_at, @duration_ms, @attempt) ON CONFLICT (build_id) DO NOTHING",
+            "@created_at, @started_at, @completed_at, @duration_ms, @attempt, @user_id) ON CONFLICT (build_id) DO NOTHING",
             [
                 ("build_id", record.BuildId), ("container_id", record.ContainerId), ("target_image", record.TargetImage),
                 ("dockerfile", record.Dockerfile), ("conda_file", record.CondaFile), ("spack_file", record.SpackFile),
@@ -122,6 +122,7 @@ public abstract class SqlBuildStore : IBuildStore
                 ("image_digest", record.ImageDigest), ("user_name", record.UserName), ("user_email", record.UserEmail),
                 ("request_ip", record.RequestIp), ("created_at", Timestamp(record.CreatedAt)), ("started_at", Timestamp(record.StartedAt)),
                 ("completed_at", Timestamp(record.CompletedAt)), ("duration_ms", Milliseconds(record.Duration)), ("attempt", record.Attempt),
+                ("user_id", record.UserId),
             ], cancellationToken);
         return rows == 1;
     }
@@ -392,6 +393,7 @@ public abstract class SqlBuildStore : IBuildStore
         CompletedAt = reader.IsDBNull(18) ? null : ReadTimestamp(reader, 18),
         Duration = reader.IsDBNull(19) ? null : TimeSpan.FromMilliseconds(reader.GetInt64(19)),
         Attempt = reader.GetInt32(20),
+        UserId = NullableString(reader, 21),
     };
 
     private static string? NullableString(DbDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : reader.GetString(ordinal);

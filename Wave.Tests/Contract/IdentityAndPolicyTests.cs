@@ -242,6 +242,46 @@ public sealed class IdentityAndPolicyTests(RegistryFixture registryFixture, Wave
     }
 
     [Fact]
+    public async Task A_build_record_shows_the_user_id_to_everyone_and_name_and_email_only_to_an_admin()
+    {
+        var registries = await registryFixture.GetAsync();
+        const string key = "api-key-of-frank";
+        var hash = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(key)));
+        var settings = Builds.EndToEnd.BuildHostFixture.Settings(registries, Directory.CreateTempSubdirectory("wave-build-privacy-").FullName);
+        foreach (var (name, value) in RecordsTestSupport.Settings(registries, new()
+        {
+            ["Wave:Identity:ApiKeys:0:KeySha256"] = hash,
+            ["Wave:Identity:ApiKeys:0:UserName"] = "frank",
+            ["Wave:Identity:ApiKeys:0:Email"] = "frank@example.org",
+        }))
+        {
+            settings[name] = value;
+        }
+        await using var wave = await WaveTestHost.StartAsync(WaveRole.Embedded, settings);
+        var dockerfile = Builds.EndToEnd.BuildApi.Base64($"FROM {registries.Images.DockerV2}\n{Builds.EndToEnd.BuildApi.Nonce()}");
+        using var post = new HttpRequestMessage(HttpMethod.Post, "/v1alpha2/container") { Content = JsonContent(new { containerFile = dockerfile }) };
+        post.Headers.Authorization = new AuthenticationHeaderValue("Bearer", key);
+        using var posted = await wave.Client.SendAsync(post, TestContext.Current.CancellationToken);
+        var answer = await posted.Content.ReadAsStringAsync(TestContext.Current.CancellationToken);
+        Assert.True(posted.IsSuccessStatusCode, answer);
+        var buildId = JsonNode.Parse(answer)!["buildId"]!.GetValue<string>();
+        await Builds.EndToEnd.BuildApi.WaitCompletedAsync(wave.Client, buildId, TimeSpan.FromMinutes(3));
+
+        var anyone = await wave.GetAsync($"/v1alpha1/builds/{buildId}");
+        Assert.True(anyone.Status == 200, anyone.Text);
+        Assert.Equal("apikey:frank", anyone.Body!["userId"]!.GetValue<string>());
+        Assert.Null(anyone.Body["userName"]);
+        Assert.DoesNotContain("frank@example.org", anyone.Text, StringComparison.Ordinal);
+
+        using var asAdmin = new HttpRequestMessage(HttpMethod.Get, $"/v1alpha1/builds/{buildId}");
+        asAdmin.Headers.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes($"admin:{RecordsTestSupport.AdminPassword}")));
+        using var adminAnswer = await wave.Client.SendAsync(asAdmin, TestContext.Current.CancellationToken);
+        var admin = JsonNode.Parse(await adminAnswer.Content.ReadAsStringAsync(TestContext.Current.CancellationToken))!;
+        Assert.Equal(("apikey:frank", "frank", "frank@example.org"),
+            (admin["userId"]!.GetValue<string>(), admin["userName"]!.GetValue<string>(), admin["userEmail"]!.GetValue<string>()));
+    }
+
+    [Fact]
     public async Task The_root_is_a_page_for_people_and_the_API_is_described_by_an_OpenAPI_document()
     {
         var registries = await registryFixture.GetAsync();

@@ -25,6 +25,7 @@ public abstract class BuildStoreContract
         CondaFile = "channels: [conda-forge]\ndependencies: [samtools=1.0]\n",
         Platform = "linux/arm64",
         Format = "docker",
+        UserId = "1729",
         UserName = "ada",
         UserEmail = null,
         RequestIp = "10.1.2.3",
