@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
@@ -156,16 +157,66 @@ public static partial class BuildManifests
         };
     }
 
-    /// <summary>The builder's arguments with the placeholders filled; the cache arguments only when there is a cache.</summary>
+    /// <summary>
+    /// The builder's arguments with the placeholders filled; the cache arguments only when there is a cache; a
+    /// <c>buildCompression</c> as attributes of the image output.
+    /// </summary>
+    /// <exception cref="BuildContextException">A compression asked for and no <c>--output type=image</c> argument to carry it.</exception>
     public static IReadOnlyList<string> Arguments(BuildJob job, KubernetesBuildOptions options)
     {
         var template = string.IsNullOrEmpty(job.CacheRepository) ? options.EffectiveArgs : [.. options.EffectiveArgs, .. options.EffectiveCacheArgs];
-        return [.. template.Select(argument => argument
+        List<string> arguments = [.. template.Select(argument => argument
             .Replace("{target}", job.TargetImage, StringComparison.Ordinal)
             .Replace("{platform}", job.Platform, StringComparison.Ordinal)
             .Replace("{cache}", job.CacheRepository ?? "", StringComparison.Ordinal)
             .Replace("{workspace}", options.WorkspacePath, StringComparison.Ordinal)
             .Replace("{buildId}", job.BuildId, StringComparison.Ordinal))];
+        if (job.Compression is { } compression)
+        {
+            var output = ImageOutputIndex(arguments)
+                ?? throw new BuildContextException($"the builder's arguments (Wave:Build:Kubernetes:Args) have no '--output type=image,…' to carry buildCompression ({compression})");
+            arguments[output] += CompressionAttributes(compression);
+        }
+        return arguments;
+    }
+
+    /// <summary>
+    /// BuildKit's image exporter attributes for a compression: the mode and level as given, <c>force-compression</c>
+    /// when forced (BuildKit, unlike the local backend's buildah, recompresses the base image's layers too), and OCI
+    /// media types for zstd and estargz layers, which Docker's media types cannot name. Which modes and force the API
+    /// accepts is the operator's (<c>Wave:Build:Compressions</c>, <c>Wave:Build:CanForceCompression</c>).
+    /// </summary>
+    private static string CompressionAttributes(BuildCompression compression)
+    {
+        var attributes = new StringBuilder($",compression={compression.Mode}");
+        if (compression.Level is { } level)
+        {
+            attributes.Append(CultureInfo.InvariantCulture, $",compression-level={level}");
+        }
+        if (compression.Force)
+        {
+            attributes.Append(",force-compression=true");
+        }
+        if (compression.Mode is BuildCompression.Zstd or BuildCompression.Estargz)
+        {
+            attributes.Append(",oci-mediatypes=true");
+        }
+        return attributes.ToString();
+    }
+
+    /// <summary>The index of the value of <c>--output type=image,…</c> (or <c>--output=type=image,…</c>), null when there is none.</summary>
+    private static int? ImageOutputIndex(List<string> arguments)
+    {
+        for (var i = 0; i < arguments.Count; i++)
+        {
+            var value = arguments[i].StartsWith("--output=", StringComparison.Ordinal) ? arguments[i]["--output=".Length..]
+                : i > 0 && arguments[i - 1] == "--output" ? arguments[i] : null;
+            if (value is not null && (value.StartsWith("type=image", StringComparison.Ordinal) || value.StartsWith("type=registry", StringComparison.Ordinal)))
+            {
+                return i;
+            }
+        }
+        return null;
     }
 
     public static IReadOnlyDictionary<string, string> NodeSelector(string platform, KubernetesBuildOptions options)
@@ -206,10 +257,6 @@ public static partial class BuildManifests
         if (job.BuildContext is not null)
         {
             throw new BuildContextException("the kubernetes build backend does not unpack a buildContext archive (the local backend does)");
-        }
-        if (job.Compression is not null)
-        {
-            throw new BuildContextException($"the kubernetes build backend does not pass buildCompression ({job.Compression}) to its builder (the local backend does)");
         }
         var index = 0;
         foreach (var (path, content) in job.BinaryContextFiles.OrderBy(f => f.Key, StringComparer.Ordinal))

@@ -88,6 +88,29 @@ public sealed class RefusalTests(RegistryFixture registryFixture, WaveFixture wa
     }
 
     [Fact]
+    public async Task An_operator_whose_builders_write_estargz_and_force_turns_them_on_in_configuration()
+    {
+        var registries = await registryFixture.GetAsync();
+        var settings = Builds.EndToEnd.BuildHostFixture.Settings(registries, Directory.CreateTempSubdirectory("wave-compressions-").FullName);
+        settings["Wave:Build:Compressions:0"] = "gzip";
+        settings["Wave:Build:Compressions:1"] = "zstd";
+        settings["Wave:Build:Compressions:2"] = "estargz";
+        settings["Wave:Build:CanForceCompression"] = "true";
+        await using var wave = await WaveTestHost.StartAsync(WaveRole.Embedded, settings);
+
+        var answer = await wave.Client.PostContainerAsync(new
+        {
+            containerFile = Dockerfile(registries),
+            buildRepository = registries.Plain.Host + "/wave/x",
+            buildCompression = new { mode = "estargz", force = true },
+            dryRun = true,
+        });
+        Assert.True(answer.Status == 200, answer.Text);
+        var brotli = await wave.Client.PostContainerAsync(new { containerFile = Dockerfile(registries), buildCompression = new { mode = "brotli" }, dryRun = true });
+        Assert.Equal((400, "buildCompression.mode"), (brotli.Status, brotli.Field));
+    }
+
+    [Fact]
     public async Task A_build_context_that_leaves_the_context_is_a_400_naming_buildContext()
     {
         var (wave, registries) = await SetUpAsync();

@@ -164,6 +164,37 @@ public sealed class KubernetesBuildBackendTests(KubernetesFixture kube)
         await ns.AssertBuildObjectsGoneAsync(job.BuildId);
     }
 
+    [Theory]
+    [InlineData("zstd", 19, false, "type=image,name=127.0.0.1:5000/wave/build:0123456789abcdef,push=true,compression=zstd,compression-level=19,oci-mediatypes=true")]
+    [InlineData("gzip", null, false, "type=image,name=127.0.0.1:5000/wave/build:0123456789abcdef,push=true,compression=gzip")]
+    [InlineData("estargz", 6, true, "type=image,name=127.0.0.1:5000/wave/build:0123456789abcdef,push=true,compression=estargz,compression-level=6,force-compression=true,oci-mediatypes=true")]
+    public async Task A_build_compression_reaches_the_pod_as_attributes_of_buildkits_image_output(string mode, int? level, bool force, string output)
+    {
+        await using var ns = await BuildNamespace.CreateAsync(kube);
+        await using var pods = ns.Server.Kubelet.Run(ns.Name, new PodScript { Lines = [$"#9 pushing manifest for x@{PushedDigest} 0.1s done"], RunFor = TimeSpan.FromMilliseconds(200) });
+        var job = Job(cache: null) with { Compression = new BuildCompression(mode, level, force) };
+
+        var outcome = await ns.Backend(Options()).RunAsync(job, Credentials(), new CollectingLogSink(), TestContext.Current.CancellationToken);
+
+        Assert.True(outcome.Succeeded, outcome.FailureReason);
+        var args = Assert.Single(pods.Pods.Values).Spec.Containers[0].Args;
+        Assert.Equal("--output", args[args.IndexOf(output) - 1]);
+        await ns.AssertBuildObjectsGoneAsync(job.BuildId);
+    }
+
+    [Fact]
+    public async Task A_build_compression_with_builder_arguments_that_have_no_image_output_is_refused_before_anything_is_created()
+    {
+        await using var ns = await BuildNamespace.CreateAsync(kube);
+        var job = Job(cache: null) with { Compression = new BuildCompression("zstd", null, Force: false) };
+
+        var outcome = await ns.Backend(Options(o => o.Args = ["build", "--output", "type=local,dest=/out"])).RunAsync(job, Credentials(), new CollectingLogSink(), TestContext.Current.CancellationToken);
+
+        Assert.False(outcome.Succeeded);
+        Assert.Equal("the builder's arguments (Wave:Build:Kubernetes:Args) have no '--output type=image,…' to carry buildCompression (zstd)", outcome.FailureReason);
+        Assert.True(await ns.IsEmptyAsync());
+    }
+
     [Fact]
     public async Task A_job_with_unfetched_remote_layers_is_refused_before_anything_is_created()
     {
