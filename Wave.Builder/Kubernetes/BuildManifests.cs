@@ -60,6 +60,11 @@ public static partial class BuildManifests
             // Sent as base64.
             size += (content.Length + 2) / 3 * 4 + path.Length;
         }
+        if (ContextArchive(job) is { } archive)
+        {
+            binaryData[ContextArchiveKey] = archive;
+            size += (archive.Length + 2) / 3 * 4 + ContextArchiveKey.Length;
+        }
         if (size > MaxContextBytes)
         {
             throw new BuildContextException($"the Dockerfile and context files ({size} bytes) exceed the {MaxContextBytes} bytes a ConfigMap can hold");
@@ -85,7 +90,10 @@ public static partial class BuildManifests
             Env = Env(options),
             VolumeMounts =
             [
-                new V1VolumeMount { Name = "workspace", MountPath = options.WorkspacePath, ReadOnlyProperty = true },
+                // With a buildContext the workspace is the folder the init container filled; otherwise the recipe itself.
+                ContextArchive(job) is null
+                    ? new V1VolumeMount { Name = "workspace", MountPath = options.WorkspacePath, ReadOnlyProperty = true }
+                    : new V1VolumeMount { Name = ContextVolume, MountPath = options.WorkspacePath, ReadOnlyProperty = true },
                 new V1VolumeMount { Name = "docker-config", MountPath = options.DockerConfigPath, ReadOnlyProperty = true },
                 new V1VolumeMount { Name = "buildkit-state", MountPath = "/home/user/.local/share/buildkit" },
             ],
@@ -125,6 +133,11 @@ public static partial class BuildManifests
                 new V1Volume { Name = "buildkit-state", EmptyDir = new V1EmptyDirVolumeSource() },
             ],
         };
+        if (ContextArchive(job) is not null)
+        {
+            podSpec.Volumes.Add(new V1Volume { Name = ContextVolume, EmptyDir = new V1EmptyDirVolumeSource() });
+            podSpec.InitContainers = [ContextInitContainer(job, options, container.SecurityContext)];
+        }
         if (options.ServiceAccountName is { Length: > 0 } serviceAccount)
         {
             podSpec.ServiceAccountName = serviceAccount;
@@ -244,7 +257,53 @@ public static partial class BuildManifests
         new V1KeyToPath { Key = "Dockerfile", Path = "Dockerfile" },
         .. ContextEntries(job).Select(entry => new V1KeyToPath { Key = entry.Key, Path = entry.Value.Path }),
         .. BinaryEntries(job).Select(entry => new V1KeyToPath { Key = entry.Key, Path = entry.Value.Path }),
+        .. ContextArchive(job) is null ? Array.Empty<V1KeyToPath>() : [new V1KeyToPath { Key = ContextArchiveKey, Path = ContextArchiveKey }],
     ];
+
+    /// <summary>The ConfigMap key (and file name in the recipe volume) of a buildContext archive.</summary>
+    public const string ContextArchiveKey = "build-context.tar.gz";
+
+    private const string ContextVolume = "context";
+
+    /// <summary>Where the init container sees the recipe (the ConfigMap) when a buildContext is unpacked.</summary>
+    public const string RecipePath = "/wave-recipe";
+
+    /// <summary>
+    /// The init container's script: the archive is unpacked into the workspace first, then the recipe's own files are
+    /// copied over it (as the local backend does), each named as a positional argument, never spliced into the script.
+    /// The archive's entries were checked when it was accepted or fetched (<see cref="BuildContextTar"/>); tar run
+    /// as a non-root user keeps no owners.
+    /// </summary>
+    public const string ContextScript =
+        "set -eu; tar -xzf \"$RECIPE/" + ContextArchiveKey + "\" -C \"$WORKSPACE\"; " +
+        "for f in \"$@\"; do mkdir -p \"$WORKSPACE/$(dirname \"$f\")\"; rm -rf \"$WORKSPACE/$f\"; cp \"$RECIPE/$f\" \"$WORKSPACE/$f\"; done";
+
+    private static V1Container ContextInitContainer(BuildJob job, KubernetesBuildOptions options, V1SecurityContext? securityContext) => new()
+    {
+        Name = "unpack-context",
+        Image = options.Image,
+        Command = ["sh", "-c", ContextScript, "unpack-context", .. WorkspaceItems(job).Where(i => i.Key != ContextArchiveKey).Select(i => i.Path)],
+        Env =
+        [
+            new V1EnvVar { Name = "RECIPE", Value = RecipePath },
+            new V1EnvVar { Name = "WORKSPACE", Value = options.WorkspacePath },
+        ],
+        VolumeMounts =
+        [
+            new V1VolumeMount { Name = "workspace", MountPath = RecipePath, ReadOnlyProperty = true },
+            new V1VolumeMount { Name = ContextVolume, MountPath = options.WorkspacePath },
+        ],
+        SecurityContext = securityContext,
+    };
+
+    /// <summary>The buildContext archive to ship, null without one.</summary>
+    /// <exception cref="BuildContextException">A buildContext the builder has not fetched.</exception>
+    private static byte[]? ContextArchive(BuildJob job) => job.BuildContext switch
+    {
+        null => null,
+        { Data: { } data } => data,
+        { Location: var location } => throw new BuildContextException($"the build context {location} has not been fetched"),
+    };
 
     /// <summary>Binary context files (frozen layers) under keys <c>binary-N</c> of the ConfigMap's <c>binaryData</c>.</summary>
     private static IEnumerable<KeyValuePair<string, (string Path, byte[] Content)>> BinaryEntries(BuildJob job)
@@ -252,11 +311,6 @@ public static partial class BuildManifests
         if (job.RemoteLayers.Count > 0)
         {
             throw new BuildContextException($"the remote layer {job.RemoteLayers[0].Location} has not been fetched into the build context");
-        }
-        // Not carried into the pod yet: a build that needs them fails with this reason rather than building without them.
-        if (job.BuildContext is not null)
-        {
-            throw new BuildContextException("the kubernetes build backend does not unpack a buildContext archive (the local backend does)");
         }
         var index = 0;
         foreach (var (path, content) in job.BinaryContextFiles.OrderBy(f => f.Key, StringComparer.Ordinal))

@@ -196,6 +196,91 @@ public sealed class KubernetesBuildBackendTests(KubernetesFixture kube)
     }
 
     [Fact]
+    public async Task A_build_context_is_unpacked_by_an_init_container_under_the_recipe_and_the_script_really_does_so()
+    {
+        await using var ns = await BuildNamespace.CreateAsync(kube);
+        var release = new TaskCompletionSource();
+        await using var pods = ns.Server.Kubelet.Run(ns.Name, new PodScript { Lines = [$"#9 pushing manifest for x@{PushedDigest} 0.1s done"], Until = release.Task });
+        var archive = ContextArchive(("app/hello.txt", "hello from the context\n"), ("conda.yml", "from the archive, replaced by the recipe's\n"));
+        var job = Job() with
+        {
+            BuildContext = new BuildContextArchive { Data = archive, GzipDigest = "sha256:" + new string('c', 64), GzipSize = archive.Length, TarDigest = "sha256:" + new string('d', 64) },
+        };
+
+        var build = ns.Backend(Options()).RunAsync(job, Credentials(), new CollectingLogSink(), TestContext.Current.CancellationToken);
+        var pod = await pods.WaitForRunningPodAsync();
+        var configMap = (await ns.ObjectsOfAsync(job.BuildId)).ConfigMap!;
+        release.SetResult();
+        var outcome = await build;
+
+        Assert.True(outcome.Succeeded, outcome.FailureReason);
+        Assert.Equal(archive, configMap.BinaryData[BuildManifests.ContextArchiveKey]);
+        var init = Assert.Single(pod.Spec.InitContainers);
+        var main = pod.Spec.Containers[0];
+        var workspace = main.VolumeMounts.Single(m => m.MountPath == "/workspace");
+        Assert.NotNull(pod.Spec.Volumes.Single(v => v.Name == workspace.Name).EmptyDir);
+        Assert.Contains(init.VolumeMounts, m => m.Name == workspace.Name && m.MountPath == "/workspace" && m.ReadOnlyProperty != true);
+        Assert.Contains(init.VolumeMounts, m => m.MountPath == BuildManifests.RecipePath && pod.Spec.Volumes.Single(v => v.Name == m.Name).ConfigMap is not null);
+        await ns.AssertBuildObjectsGoneAsync(job.BuildId);
+
+        // What the init container runs, run here: the recipe volume as the pod would see it, the workspace it fills.
+        var root = Directory.CreateTempSubdirectory("wave-k8s-context-").FullName;
+        var recipe = Path.Combine(root, "recipe");
+        var filled = Path.Combine(root, "workspace");
+        Directory.CreateDirectory(filled);
+        foreach (var item in pod.Spec.Volumes.Single(v => v.ConfigMap is not null).ConfigMap.Items)
+        {
+            var file = Path.Combine(recipe, item.Path);
+            Directory.CreateDirectory(Path.GetDirectoryName(file)!);
+            if (configMap.BinaryData?.TryGetValue(item.Key, out var bytes) == true)
+            {
+                await File.WriteAllBytesAsync(file, bytes, TestContext.Current.CancellationToken);
+            }
+            else
+            {
+                await File.WriteAllTextAsync(file, configMap.Data[item.Key], TestContext.Current.CancellationToken);
+            }
+        }
+        var environment = new Dictionary<string, string?> { ["RECIPE"] = recipe, ["WORKSPACE"] = filled };
+        await Infrastructure.TestProcess.RunAsync(init.Command[0], init.Command.Skip(1), TimeSpan.FromSeconds(30), environment);
+        Assert.Equal("hello from the context\n", await File.ReadAllTextAsync(Path.Combine(filled, "app/hello.txt"), TestContext.Current.CancellationToken));
+        Assert.Equal("dependencies: [python]\n", await File.ReadAllTextAsync(Path.Combine(filled, "conda.yml"), TestContext.Current.CancellationToken));
+        Assert.Equal(job.Dockerfile, await File.ReadAllTextAsync(Path.Combine(filled, "Dockerfile"), TestContext.Current.CancellationToken));
+        Assert.Equal("#!/bin/sh\n", await File.ReadAllTextAsync(Path.Combine(filled, "scripts/setup.sh"), TestContext.Current.CancellationToken));
+        Assert.False(File.Exists(Path.Combine(filled, BuildManifests.ContextArchiveKey)));
+    }
+
+    [Fact]
+    public async Task A_build_context_not_fetched_yet_is_refused_before_anything_is_created()
+    {
+        await using var ns = await BuildNamespace.CreateAsync(kube);
+        var job = Job() with
+        {
+            BuildContext = new BuildContextArchive { Location = new Uri("https://contexts.example/c.tar.gz"), GzipDigest = "sha256:" + new string('c', 64), GzipSize = 10, TarDigest = "sha256:" + new string('d', 64) },
+        };
+
+        var outcome = await ns.Backend(Options()).RunAsync(job, Credentials(), new CollectingLogSink(), TestContext.Current.CancellationToken);
+
+        Assert.False(outcome.Succeeded);
+        Assert.Equal("the build context https://contexts.example/c.tar.gz has not been fetched", outcome.FailureReason);
+        Assert.True(await ns.IsEmptyAsync());
+    }
+
+    private static byte[] ContextArchive(params (string Path, string Text)[] files)
+    {
+        using var output = new MemoryStream();
+        using (var gzip = new System.IO.Compression.GZipStream(output, System.IO.Compression.CompressionLevel.Fastest, leaveOpen: true))
+        using (var tar = new System.Formats.Tar.TarWriter(gzip, System.Formats.Tar.TarEntryFormat.Pax))
+        {
+            foreach (var (path, text) in files)
+            {
+                tar.WriteEntry(new System.Formats.Tar.PaxTarEntry(System.Formats.Tar.TarEntryType.RegularFile, path) { DataStream = new MemoryStream(Encoding.UTF8.GetBytes(text)) });
+            }
+        }
+        return output.ToArray();
+    }
+
+    [Fact]
     public async Task A_job_with_unfetched_remote_layers_is_refused_before_anything_is_created()
     {
         await using var ns = await BuildNamespace.CreateAsync(kube);
