@@ -90,7 +90,7 @@ public sealed class BuildahBuildBackend : IBuildBackend
                 await output.NoteAsync(e.Message);
                 return Outcome(false, null, null, e.Message);
             }
-            var buildah = new BuildahCommand(_options, folder);
+            var buildah = new BuildahCommand(_options, folder, LocalBuildOptions.StoreKey(job.Platform));
 
             var budExit = await buildah.RunAsync(BuildahCommand.BudArguments(job, folder, localImage, _options), output.WriteLineAsync, linked.Token);
             if (budExit != 0)
@@ -141,7 +141,7 @@ public sealed class BuildahBuildBackend : IBuildBackend
         {
             if (imageBuilt)
             {
-                await RunQuietlyAsync(folder, ["rmi", localImage]);
+                await RunQuietlyAsync(folder, LocalBuildOptions.StoreKey(job.Platform), ["rmi", localImage]);
             }
             await RemoveOrphanedContainersAsync(folder, killed);
             folder.Delete(_logger);
@@ -225,19 +225,22 @@ public sealed class BuildahBuildBackend : IBuildBackend
         }
         if (clean)
         {
-            await RunQuietlyAsync(folder, ["rm", "--all"]);
+            foreach (var store in _options.ExistingStoreKeys())
+            {
+                await RunQuietlyAsync(folder, store, ["rm", "--all"]);
+            }
         }
     }
 
     /// <summary>Housekeeping whose output belongs in the builder's log, not the build's.</summary>
-    private async Task RunQuietlyAsync(BuildFolder folder, string[] arguments)
+    private async Task RunQuietlyAsync(BuildFolder folder, string storeKey, string[] arguments)
     {
         var command = "buildah " + string.Join(' ', arguments);
         try
         {
             folder.EnsureRegistriesConf(RegistryAccess.RegistriesConf([]));
             using var bounded = new CancellationTokenSource(TimeSpan.FromMinutes(1));
-            var exit = await new BuildahCommand(_options, folder).RunAsync(arguments, line =>
+            var exit = await new BuildahCommand(_options, folder, storeKey).RunAsync(arguments, line =>
             {
                 _logger.LogDebug("{Command}: {Line}", command, line);
                 return ValueTask.CompletedTask;

@@ -4,9 +4,10 @@ namespace Wave.Builder.Local;
 
 /// <summary>
 /// buildah invocations: the argument lists (pure, so they can be read and tested as they are) and running them with
-/// the backend's private storage and the build's registries.conf and auth file, never the host's.
+/// the backend's private storage (the store of the build's platform, see <see cref="LocalBuildOptions.StoreKey"/>) and the
+/// build's registries.conf and auth file, never the host's.
 /// </summary>
-internal sealed class BuildahCommand(LocalBuildOptions options, BuildFolder folder)
+internal sealed class BuildahCommand(LocalBuildOptions options, BuildFolder folder, string storeKey)
 {
     public static IReadOnlyList<string> BudArguments(BuildJob job, BuildFolder folder, string localImage, LocalBuildOptions options)
     {
@@ -53,8 +54,8 @@ internal sealed class BuildahCommand(LocalBuildOptions options, BuildFolder fold
         Directory.CreateDirectory(options.TempDirectory);
         string[] global =
         [
-            "--root", options.ResolvedStorageRoot,
-            "--runroot", options.ResolvedRunRoot,
+            "--root", Path.Combine(options.ResolvedStorageRoot, storeKey),
+            "--runroot", Path.Combine(options.ResolvedRunRoot, storeKey),
             "--storage-driver", options.StorageDriver,
             "--registries-conf", folder.RegistriesConf,
         ];

@@ -44,6 +44,19 @@ public sealed class LocalBuildOptions
 
     internal string ResolvedStorageRoot => StorageRoot ?? Path.Combine(WorkDirectory, "storage");
     internal string ResolvedRunRoot => RunRoot ?? Path.Combine(WorkDirectory, "run");
+
+    /// <summary>
+    /// One buildah store per platform, under <see cref="ResolvedStorageRoot"/> and <see cref="ResolvedRunRoot"/>: buildah
+    /// keeps a pulled base image under its name, so two builds of one multi-arch name for two platforms at once (the
+    /// halves of a multi-platform build) would retag it under each other ("image not known"). Builds of one platform
+    /// share their store and its layer cache.
+    /// </summary>
+    internal static string StoreKey(string platform) => platform.Replace('/', '-');
+
+    /// <summary>The store keys that exist on disk (for housekeeping over every store).</summary>
+    internal IEnumerable<string> ExistingStoreKeys() => Directory.Exists(ResolvedStorageRoot)
+        ? Directory.EnumerateDirectories(ResolvedStorageRoot).Select(Path.GetFileName).OfType<string>().Where(name => name.StartsWith("linux-", StringComparison.Ordinal))
+        : [];
     internal string ResolvedContextDirectory => ContextDirectory ?? Path.Combine(WorkDirectory, "contexts");
     internal string TempDirectory => Path.Combine(WorkDirectory, "tmp");
 }

@@ -49,7 +49,12 @@ public sealed class BuildHostFixture : IAsyncDisposable
             // buildah's vfs storage holds root-owned read-only trees; buildah itself removes them best.
             try
             {
-                await TestProcess.RunAsync("buildah", ["--root", Path.Combine(_work, "storage"), "--runroot", Path.Combine(_work, "run"), "--storage-driver", "vfs", "rmi", "--all", "--force"], TimeSpan.FromMinutes(2));
+                foreach (var store in Directory.Exists(Path.Combine(_work, "storage")) ? Directory.GetDirectories(Path.Combine(_work, "storage")) : [])
+                {
+                    // One store per platform (Wave.Builder/Local/LocalBuildOptions.StoreKey).
+                    var key = Path.GetFileName(store);
+                    await TestProcess.RunAsync("buildah", ["--root", store, "--runroot", Path.Combine(_work, "run", key), "--storage-driver", "vfs", "rmi", "--all", "--force"], TimeSpan.FromMinutes(2));
+                }
             }
             catch (Exception)
             {

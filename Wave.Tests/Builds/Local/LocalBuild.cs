@@ -77,20 +77,38 @@ internal sealed class LocalBuild : IAsyncDisposable
     public async Task<BuildOutcome> RunAsync(BuildJob job, IReadOnlyDictionary<string, RegistryCredentials>? credentials, CollectingLogSink log) =>
         await Backend.RunAsync(job, credentials ?? new Dictionary<string, RegistryCredentials>(), log, TestContext.Current.CancellationToken);
 
-    /// <summary>The images in this backend's storage, as buildah lists them.</summary>
-    public async Task<string> ImagesAsync() =>
-        await TestProcess.RunAsync(Options.BuildahPath, ["--root", Path.Combine(Options.WorkDirectory, "storage"), "--runroot", Path.Combine(Options.WorkDirectory, "run"),
-            "--storage-driver", "vfs", "images", "--all", "--format", "{{.Name}}:{{.Tag}}"]);
+    /// <summary>The global buildah arguments of the backend's store for <paramref name="platform"/> (one store per platform).</summary>
+    private string[] Store(string platform = "linux/amd64") =>
+    [
+        "--root", Path.Combine(Options.WorkDirectory, "storage", platform.Replace('/', '-')),
+        "--runroot", Path.Combine(Options.WorkDirectory, "run", platform.Replace('/', '-')), "--storage-driver", "vfs",
+    ];
 
-    /// <summary>Pulls an image into this backend's storage ahead of a build, so that a build's clock starts at its own steps.</summary>
-    public async Task PullAsync(string image) =>
-        await TestProcess.RunAsync(Options.BuildahPath, ["--root", Path.Combine(Options.WorkDirectory, "storage"), "--runroot", Path.Combine(Options.WorkDirectory, "run"),
-            "--storage-driver", "vfs", "pull", "--tls-verify=false", "--quiet", image]);
+    /// <summary>The platforms whose stores exist.</summary>
+    private IEnumerable<string> StoredPlatforms()
+    {
+        var root = Path.Combine(Options.WorkDirectory, "storage");
+        return Directory.Exists(root) ? Directory.EnumerateDirectories(root).Select(d => Path.GetFileName(d).Replace('-', '/')) : [];
+    }
 
-    /// <summary>The working containers in this backend's storage (a killed build must not leave any).</summary>
-    public async Task<string> ContainersAsync() =>
-        (await TestProcess.RunAsync(Options.BuildahPath, ["--root", Path.Combine(Options.WorkDirectory, "storage"), "--runroot", Path.Combine(Options.WorkDirectory, "run"),
-            "--storage-driver", "vfs", "containers", "--all", "--quiet"])).Trim();
+    /// <summary>The images in this backend's store for <paramref name="platform"/>, as buildah lists them.</summary>
+    public async Task<string> ImagesAsync(string platform = "linux/amd64") =>
+        await TestProcess.RunAsync(Options.BuildahPath, [.. Store(platform), "images", "--all", "--format", "{{.Name}}:{{.Tag}}"]);
+
+    /// <summary>Pulls an image into this backend's store ahead of a build, so that a build's clock starts at its own steps.</summary>
+    public async Task PullAsync(string image, string platform = "linux/amd64") =>
+        await TestProcess.RunAsync(Options.BuildahPath, [.. Store(platform), "pull", "--platform", platform, "--tls-verify=false", "--quiet", image]);
+
+    /// <summary>The working containers in every store of this backend (a killed build must not leave any).</summary>
+    public async Task<string> ContainersAsync()
+    {
+        var containers = new List<string>();
+        foreach (var platform in StoredPlatforms())
+        {
+            containers.Add((await TestProcess.RunAsync(Options.BuildahPath, [.. Store(platform), "containers", "--all", "--quiet"])).Trim());
+        }
+        return string.Join("\n", containers.Where(c => c.Length > 0));
+    }
 
     /// <summary>Folders left in the context directory (each build must remove its own).</summary>
     public string[] LeftoverBuildFolders()
@@ -101,14 +119,16 @@ internal sealed class LocalBuild : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        string[] storage = ["--root", Path.Combine(Options.WorkDirectory, "storage"), "--runroot", Path.Combine(Options.WorkDirectory, "run"), "--storage-driver", "vfs"];
-        try
+        foreach (var platform in StoredPlatforms().ToList())
         {
-            await TestProcess.RunAsync(Options.BuildahPath, [.. storage, "rm", "--all"], TimeSpan.FromMinutes(1));
-            await TestProcess.RunAsync(Options.BuildahPath, [.. storage, "rmi", "--all", "--force"], TimeSpan.FromMinutes(1));
-        }
-        catch (Exception e) when (e is CommandFailedException or TimeoutException)
-        {
+            try
+            {
+                await TestProcess.RunAsync(Options.BuildahPath, [.. Store(platform), "rm", "--all"], TimeSpan.FromMinutes(1));
+                await TestProcess.RunAsync(Options.BuildahPath, [.. Store(platform), "rmi", "--all", "--force"], TimeSpan.FromMinutes(1));
+            }
+            catch (Exception e) when (e is CommandFailedException or TimeoutException)
+            {
+            }
         }
         try
         {
