@@ -1,5 +1,4 @@
 using System.IO.Compression;
-using System.Security.Cryptography;
 
 using Wave.Core.Digests;
 using Wave.Core.Manifests;
@@ -61,7 +60,7 @@ public static class ImageFlattener
         }
         using var response = await registry.GetBlobFollowingRedirectsAsync(image.Registry, image.Repository, layer.Digest, cancellationToken);
         await using var body = await response.Content.ReadAsStreamAsync(cancellationToken);
-        await using var hashed = new HashingStream(body);
+        await using var hashed = new HashingReadStream(body);
         await using (var tar = compression == Compression.Gzip ? new GZipStream(hashed, CompressionMode.Decompress, leaveOpen: true) : (Stream)new NonClosingStream(hashed))
         {
             await root.ApplyLayerAsync(tar, layer.Digest, cancellationToken);
@@ -98,56 +97,6 @@ public static class ImageFlattener
         catch (InvalidManifestException e)
         {
             throw new SifBuildException($"image {image}: {e.Message}", e);
-        }
-    }
-
-    /// <summary>Passes reads through and hashes every byte that goes by.</summary>
-    private sealed class HashingStream(Stream inner) : Stream
-    {
-        private readonly IncrementalHash _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-
-        public string Digest() => Core.Digests.Digest.Sha256Prefix + Convert.ToHexStringLower(_hash.GetCurrentHash());
-
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-
-        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
-
-        public override int Read(Span<byte> buffer)
-        {
-            var read = inner.Read(buffer);
-            _hash.AppendData(buffer[..read]);
-            return read;
-        }
-
-        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
-        {
-            var read = await inner.ReadAsync(buffer, cancellationToken);
-            _hash.AppendData(buffer.Span[..read]);
-            return read;
-        }
-
-        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-            ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-        public override void Flush()
-        {
-        }
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-        protected override void Dispose(bool disposing)
-        {
-            if (disposing)
-            {
-                _hash.Dispose();
-            }
-            base.Dispose(disposing);
         }
     }
 
