@@ -28,6 +28,7 @@ public sealed class BuildahBuildBackend : IBuildBackend
     private readonly Lock _gate = new();
     private int _running;
     private bool _storageMayHoldOrphans = true; // a previous builder process may have been killed mid-build
+    private readonly List<(string Store, string Image)> _builtImages = []; // removed once no build runs, see RemoveOrphanedContainersAsync
 
     public BuildahBuildBackend(LocalBuildOptions options, TimeProvider timeProvider, ILogger<BuildahBuildBackend> logger)
     {
@@ -139,11 +140,7 @@ public sealed class BuildahBuildBackend : IBuildBackend
         }
         finally
         {
-            if (imageBuilt)
-            {
-                await RunQuietlyAsync(folder, LocalBuildOptions.StoreKey(job.Platform), ["rmi", localImage]);
-            }
-            await RemoveOrphanedContainersAsync(folder, killed);
+            await RemoveOrphanedContainersAsync(folder, killed, imageBuilt ? (LocalBuildOptions.StoreKey(job.Platform), localImage) : null);
             folder.Delete(_logger);
         }
     }
@@ -209,19 +206,35 @@ public sealed class BuildahBuildBackend : IBuildBackend
     /// A killed <c>buildah bud</c> leaves its working containers (full root file system copies on vfs) in storage.
     /// They carry nothing that tells which build made them, so they are removed with <c>buildah rm --all</c> once no
     /// build of this backend is running: the storage is private to the backend, so nothing else can lose a container.
+    /// The built local images go the same way: removing one while another build of the store runs can delete a layer
+    /// that build is about to take from the <c>--layers</c> cache ("getting top layer info: layer not known").
     /// </summary>
-    private async Task RemoveOrphanedContainersAsync(BuildFolder folder, bool killed)
+    private async Task RemoveOrphanedContainersAsync(BuildFolder folder, bool killed, (string Store, string Image)? built)
     {
         bool clean;
+        List<(string Store, string Image)> images = [];
         lock (_gate)
         {
             _storageMayHoldOrphans |= killed;
             _running--;
+            if (built is { } image)
+            {
+                _builtImages.Add(image);
+            }
             clean = _running == 0 && _storageMayHoldOrphans;
             if (clean)
             {
                 _storageMayHoldOrphans = false;
             }
+            if (_running == 0)
+            {
+                images.AddRange(_builtImages);
+                _builtImages.Clear();
+            }
+        }
+        foreach (var (store, image) in images)
+        {
+            await RunQuietlyAsync(folder, store, ["rmi", image]);
         }
         if (clean)
         {
