@@ -1,6 +1,4 @@
-using System.IO.Compression;
-
-using Wave.Core.Digests;
+using Wave.Core.Layers;
 using Wave.Core.Manifests;
 using Wave.Core.Names;
 using Wave.Core.Registry;
@@ -50,43 +48,9 @@ public static class ImageFlattener
         return new FlattenedImage(response.Digest, config, [.. manifest.Layers.Select(l => l.Digest)]);
     }
 
-    private static async Task ApplyLayerAsync(RegistryClient registry, ImageReference image, Descriptor layer, RootFilesystem root, CancellationToken cancellationToken)
-    {
-        var compression = CompressionOf(layer.MediaType)
-            ?? throw new SifBuildException($"image {image}: layer {layer.Digest} has media type {layer.MediaType ?? "(none)"}, which is not a tar or gzip tar layer");
-        if (!layer.Digest.StartsWith(Digest.Sha256Prefix, StringComparison.Ordinal))
-        {
-            throw new SifBuildException($"image {image}: layer digest {layer.Digest} is not a sha256 digest");
-        }
-        using var response = await registry.GetBlobFollowingRedirectsAsync(image.Registry, image.Repository, layer.Digest, cancellationToken);
-        await using var body = await response.Content.ReadAsStreamAsync(cancellationToken);
-        await using var hashed = new HashingReadStream(body);
-        await using (var tar = compression == Compression.Gzip ? new GZipStream(hashed, CompressionMode.Decompress, leaveOpen: true) : (Stream)new NonClosingStream(hashed))
-        {
-            await root.ApplyLayerAsync(tar, layer.Digest, cancellationToken);
-            await tar.CopyToAsync(Stream.Null, cancellationToken); // the tar's end padding
-        }
-        await hashed.CopyToAsync(Stream.Null, cancellationToken); // anything after the gzip stream
-        var actual = hashed.Digest();
-        if (actual != layer.Digest)
-        {
-            throw new SifBuildException($"image {image}: layer {layer.Digest} does not match its digest (the bytes hash to {actual})");
-        }
-    }
-
-    private enum Compression
-    {
-        None,
-        Gzip,
-    }
-
-    private static Compression? CompressionOf(string? mediaType) => mediaType switch
-    {
-        MediaTypes.OciLayerGzip or MediaTypes.DockerLayerGzip or "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip"
-            or "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip" => Compression.Gzip,
-        "application/vnd.oci.image.layer.v1.tar" or "application/vnd.docker.image.rootfs.diff.tar" => Compression.None,
-        _ => null,
-    };
+    private static Task ApplyLayerAsync(RegistryClient registry, ImageReference image, Descriptor layer, RootFilesystem root, CancellationToken cancellationToken) =>
+        RegistryLayerReader.ReadAsync(registry, image, layer, (tar, token) => root.ApplyLayerAsync(tar, layer.Digest, token),
+            (message, inner) => new SifBuildException(message, inner), cancellationToken);
 
     private static T Read<T>(ImageReference image, byte[] json) where T : class
     {
@@ -98,27 +62,5 @@ public static class ImageFlattener
         {
             throw new SifBuildException($"image {image}: {e.Message}", e);
         }
-    }
-
-    /// <summary>An uncompressed layer read through the hashing stream without disposing it.</summary>
-    private sealed class NonClosingStream(Stream inner) : Stream
-    {
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-        public override int Read(byte[] buffer, int offset, int count) => inner.Read(buffer, offset, count);
-        public override int Read(Span<byte> buffer) => inner.Read(buffer);
-        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) => inner.ReadAsync(buffer, cancellationToken);
-        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) => inner.ReadAsync(buffer, offset, count, cancellationToken);
-
-        public override void Flush()
-        {
-        }
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 }

@@ -1,6 +1,4 @@
-using System.IO.Compression;
-
-using Wave.Core.Digests;
+using Wave.Core.Layers;
 using Wave.Core.Manifests;
 using Wave.Core.Names;
 using Wave.Core.Registry;
@@ -20,7 +18,6 @@ public sealed record ImageInventory(SbomSubject Subject, ImageContents Contents,
 public static class ImageReader
 {
     private const long MaxConfigBytes = 16 * 1024 * 1024;
-    private const string ZstdLayer = "application/vnd.oci.image.layer.v1.tar+zstd";
 
     public static async Task<ImageInventory> ReadAsync(RegistryClient registry, ImageReference image, ContainerPlatform platform,
         Action<string> log, CancellationToken cancellationToken)
@@ -62,44 +59,8 @@ public static class ImageReader
         return new ImageInventory(subject, contents, manifest.Layers.Count, total);
     }
 
-    private static async Task<long> ApplyLayerAsync(RegistryClient registry, ImageReference image, Descriptor layer, ImageFiles files, CancellationToken cancellationToken)
-    {
-        if (!Digest.IsValid(layer.Digest))
-        {
-            throw new ScanException($"image {image}: layer digest {layer.Digest} is not a sha256 digest");
-        }
-        using var response = await registry.GetBlobFollowingRedirectsAsync(image.Registry, image.Repository, layer.Digest, cancellationToken);
-        await using var body = await response.Content.ReadAsStreamAsync(cancellationToken);
-        await using var hashed = new HashingReadStream(body);
-        await using (var tar = Decompress(image, layer, hashed))
-        {
-            try
-            {
-                await files.AddLayerAsync(tar, cancellationToken);
-                await tar.CopyToAsync(Stream.Null, cancellationToken); // the tar's end padding
-            }
-            catch (Exception e) when (e is InvalidDataException or FormatException or ZstdSharp.ZstdException or EndOfStreamException)
-            {
-                throw new ScanException($"image {image}: layer {layer.Digest} is not a readable {layer.MediaType ?? "tar"} layer: {e.Message}", e);
-            }
-        }
-        await hashed.CopyToAsync(Stream.Null, cancellationToken); // whatever follows the compressed stream counts for the digest too
-        var actual = hashed.Digest();
-        if (actual != layer.Digest)
-        {
-            throw new ScanException($"image {image}: layer {layer.Digest} does not match its digest (its bytes hash to {actual})");
-        }
-        return hashed.BytesRead;
-    }
-
-    private static Stream Decompress(ImageReference image, Descriptor layer, Stream compressed) => layer.MediaType switch
-    {
-        MediaTypes.OciLayerGzip or MediaTypes.DockerLayerGzip or "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip"
-            or "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip" => new GZipStream(compressed, CompressionMode.Decompress, leaveOpen: true),
-        ZstdLayer or "application/vnd.oci.image.layer.nondistributable.v1.tar+zstd" => new ZstdSharp.DecompressionStream(compressed, leaveOpen: true),
-        "application/vnd.oci.image.layer.v1.tar" or "application/vnd.docker.image.rootfs.diff.tar" => new NonClosingStream(compressed),
-        _ => throw new ScanException($"image {image}: layer {layer.Digest} has media type {layer.MediaType ?? "(none)"}, which is not a tar, gzip or zstd layer"),
-    };
+    private static Task<long> ApplyLayerAsync(RegistryClient registry, ImageReference image, Descriptor layer, ImageFiles files, CancellationToken cancellationToken) =>
+        RegistryLayerReader.ReadAsync(registry, image, layer, files.AddLayerAsync, (message, inner) => new ScanException(message, inner), cancellationToken);
 
     private static T Read<T>(ImageReference image, byte[] json) where T : class
     {
@@ -111,27 +72,5 @@ public static class ImageReader
         {
             throw new ScanException($"image {image}: {e.Message}", e);
         }
-    }
-
-    /// <summary>An uncompressed layer read straight from the hashing stream, which its disposal leaves open.</summary>
-    private sealed class NonClosingStream(Stream inner) : Stream
-    {
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-        public override int Read(byte[] buffer, int offset, int count) => inner.Read(buffer, offset, count);
-        public override int Read(Span<byte> buffer) => inner.Read(buffer);
-        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) => inner.ReadAsync(buffer, cancellationToken);
-        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) => inner.ReadAsync(buffer, offset, count, cancellationToken);
-
-        public override void Flush()
-        {
-        }
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 }

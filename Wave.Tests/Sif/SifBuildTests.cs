@@ -102,6 +102,42 @@ public sealed class SifBuildTests(RegistryFixture fixture) : IDisposable
     }
 
     [Fact]
+    public async Task Flattening_reads_plain_tar_and_zstd_layers_as_the_scanner_does()
+    {
+        var registries = await fixture.GetAsync();
+        static (byte[], string) Zstd(byte[] tar)
+        {
+            using var compressor = new ZstdSharp.Compressor(3);
+            return (compressor.Wrap(tar).ToArray(), "application/vnd.oci.image.layer.v1.tar+zstd");
+        }
+        var zstd = await SifTestImages.PushDerivedImageAsync(registries, Repository("zstd"), [SifTestImages.FilesLayer()], Zstd, MediaTypes.OciManifest, Cancel);
+        var plain = await SifTestImages.PushDerivedImageAsync(registries, Repository("tar"), [SifTestImages.WhiteoutLayer()],
+            tar => (tar, "application/vnd.oci.image.layer.v1.tar"), MediaTypes.OciManifest, Cancel);
+
+        var zstdRoot = new RootFilesystem(Path.Combine(_work, "zstd"));
+        await ImageFlattener.FlattenAsync(SifTestImages.Client(), ImageReference.Parse(zstd), ContainerPlatform.LinuxAmd64, zstdRoot, Cancel);
+        var plainRoot = new RootFilesystem(Path.Combine(_work, "tar"));
+        await ImageFlattener.FlattenAsync(SifTestImages.Client(), ImageReference.Parse(plain), ContainerPlatform.LinuxAmd64, plainRoot, Cancel);
+
+        Assert.Equal("kept content\n", await File.ReadAllTextAsync(Path.Combine(zstdRoot.Root, "opt/keep/a.txt"), Cancel));
+        Assert.Equal("written with the opaque marker\n", await File.ReadAllTextAsync(Path.Combine(plainRoot.Root, "opt/dir/new.txt"), Cancel));
+        Assert.False(File.Exists(Path.Combine(plainRoot.Root, "etc/base-image.txt")));
+    }
+
+    [Fact]
+    public async Task A_layer_of_a_media_type_that_is_no_tar_is_refused_naming_it()
+    {
+        var registries = await fixture.GetAsync();
+        var image = await SifTestImages.PushDerivedImageAsync(registries, Repository("helm"), [SifTestImages.FilesLayer()],
+            tar => (SifTestImages.Gzip(tar), "application/vnd.cncf.helm.chart.content.v1.tar+gzip"), MediaTypes.OciManifest, Cancel);
+
+        var error = await Assert.ThrowsAsync<SifBuildException>(() => ImageFlattener.FlattenAsync(SifTestImages.Client(), ImageReference.Parse(image),
+            ContainerPlatform.LinuxAmd64, new RootFilesystem(Path.Combine(_work, "helm")), Cancel));
+
+        Assert.Contains("has media type application/vnd.cncf.helm.chart.content.v1.tar+gzip, which is not a tar, gzip or zstd layer", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task The_SIF_holds_a_squashfs_root_with_the_singularity_files_that_unsquashfs_lists_and_extracts()
     {
         var registries = await fixture.GetAsync();

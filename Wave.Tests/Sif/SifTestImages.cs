@@ -81,7 +81,12 @@ internal static class SifTestImages
     });
 
     /// <summary>Pushes busybox (from the fixture's Docker v2 image) plus <paramref name="extraLayers"/> as <c>host/repository:tag</c>; returns the image name.</summary>
-    public static async Task<string> PushDerivedImageAsync(TestRegistries registries, string repository, IReadOnlyList<byte[]> extraLayers, CancellationToken cancellationToken)
+    public static Task<string> PushDerivedImageAsync(TestRegistries registries, string repository, IReadOnlyList<byte[]> extraLayers, CancellationToken cancellationToken) =>
+        PushDerivedImageAsync(registries, repository, extraLayers, tar => (Gzip(tar), MediaTypes.DockerLayerGzip), MediaTypes.DockerManifest, cancellationToken);
+
+    /// <summary>As above, each extra layer compressed by <paramref name="compress"/>, into a manifest of <paramref name="manifestMediaType"/>.</summary>
+    public static async Task<string> PushDerivedImageAsync(TestRegistries registries, string repository, IReadOnlyList<byte[]> extraLayers,
+        Func<byte[], (byte[] Blob, string MediaType)> compress, string manifestMediaType, CancellationToken cancellationToken)
     {
         var (registry, baseRepository, baseTag) = TestClients.Split(registries.Images.DockerV2);
         var (client, _) = TestClients.Create();
@@ -94,12 +99,12 @@ internal static class SifTestImages
         var layers = baseManifest.Layers.ToList();
         foreach (var tar in extraLayers)
         {
-            var gzip = Gzip(tar);
-            await pusher.PushBlobAsync(repository, gzip, cancellationToken);
-            layers.Add(new Descriptor { MediaType = MediaTypes.DockerLayerGzip, Digest = Digest.Sha256(gzip), Size = gzip.Length });
+            var (blob, mediaType) = compress(tar);
+            await pusher.PushBlobAsync(repository, blob, cancellationToken);
+            layers.Add(new Descriptor { MediaType = mediaType, Digest = Digest.Sha256(blob), Size = blob.Length });
         }
-        var manifest = ManifestJson.Serialize(baseManifest with { Layers = layers });
-        await pusher.PushManifestAsync(repository, "test", manifest, MediaTypes.DockerManifest, cancellationToken);
+        var manifest = ManifestJson.Serialize(baseManifest with { MediaType = manifestMediaType, Layers = layers });
+        await pusher.PushManifestAsync(repository, "test", manifest, manifestMediaType, cancellationToken);
         return $"{registries.Plain.Host}/{repository}:test";
     }
 
