@@ -3,6 +3,8 @@ using System.Text.Json;
 
 using Wave.Core.Persistence;
 
+using static Wave.Core.Persistence.SqlCommands;
+
 namespace Wave.Core.Mirrors;
 
 /// <summary>
@@ -32,6 +34,8 @@ public abstract class SqlMirrorStore(Func<CancellationToken, Task> ensureSchema)
     protected abstract object ToDbTimestamp(DateTimeOffset value);
 
     protected abstract DateTimeOffset ReadTimestamp(DbDataReader reader, int ordinal);
+
+    private LeaseTable Leases => new("mirrors", "mirror_id", LockRowClause, ReadTimestamp, ToDbTimestamp);
 
     public async Task<bool> CreateAsync(MirrorRecord record, MirrorJob job, CancellationToken cancellationToken)
     {
@@ -89,53 +93,17 @@ public abstract class SqlMirrorStore(Func<CancellationToken, Task> ensureSchema)
 
     public async Task<BuildLease> TryTakeLeaseAsync(string mirrorId, string owner, DateTimeOffset now, TimeSpan leaseTimeout, CancellationToken cancellationToken)
     {
-        ArgumentException.ThrowIfNullOrWhiteSpace(owner);
-        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(leaseTimeout, TimeSpan.Zero);
         await ensureSchema(cancellationToken);
         await using var connection = await OpenAsync(cancellationToken);
-        // Read under the write lock, so that of builders racing for one lease exactly one finds it free.
         await using var transaction = await BeginWriteAsync(connection, cancellationToken);
-        BuildStatus status;
-        string? holder;
-        DateTimeOffset? heartbeat;
-        await using (var command = Command(connection, transaction,
-                         $"SELECT status, lease_owner, lease_heartbeat_at FROM mirrors WHERE mirror_id = @id{LockRowClause}", [("id", mirrorId)]))
-        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
-        {
-            if (!await reader.ReadAsync(cancellationToken))
-            {
-                return new BuildLease(BuildLeaseOutcome.UnknownBuild);
-            }
-            status = BuildStatusNames.Parse(reader.GetString(0));
-            holder = reader.IsDBNull(1) ? null : reader.GetString(1);
-            heartbeat = reader.IsDBNull(2) ? null : ReadTimestamp(reader, 2);
-        }
-        if (status == BuildStatus.Completed)
-        {
-            return new BuildLease(BuildLeaseOutcome.Completed, status, holder, heartbeat);
-        }
-        var mine = string.Equals(holder, owner, StringComparison.Ordinal);
-        var expired = holder is null || heartbeat is null || now - heartbeat.Value > leaseTimeout;
-        if (!mine && !expired)
-        {
-            return new BuildLease(BuildLeaseOutcome.HeldByAnother, status, holder, heartbeat);
-        }
-        await ExecuteAsync(connection, transaction, mine && status == BuildStatus.Running
-                ? "UPDATE mirrors SET lease_heartbeat_at = @now WHERE mirror_id = @id"
-                : "UPDATE mirrors SET status = 'RUNNING', started_at = @now, lease_owner = @owner, lease_heartbeat_at = @now WHERE mirror_id = @id",
-            [("id", mirrorId), ("owner", owner), ("now", Timestamp(now))], cancellationToken);
-        await transaction.CommitAsync(cancellationToken);
-        return new BuildLease(BuildLeaseOutcome.Acquired, status, holder, heartbeat);
+        return await SqlLeases.TryTakeAsync(connection, transaction, Leases, mirrorId, owner, now, leaseTimeout, cancellationToken);
     }
 
     public async Task<bool> ReleaseLeaseAsync(string mirrorId, string owner, CancellationToken cancellationToken)
     {
-        ArgumentException.ThrowIfNullOrWhiteSpace(owner);
         await ensureSchema(cancellationToken);
         await using var connection = await OpenAsync(cancellationToken);
-        return await ExecuteAsync(connection, null,
-            "UPDATE mirrors SET lease_owner = NULL, lease_heartbeat_at = NULL WHERE mirror_id = @id AND lease_owner = @owner",
-            [("id", mirrorId), ("owner", owner)], cancellationToken) == 1;
+        return await SqlLeases.ReleaseAsync(connection, Leases, mirrorId, owner, cancellationToken);
     }
 
     public async Task<bool> TryCompleteAsync(string mirrorId, string? leaseOwner, MirrorOutcome outcome, DateTimeOffset completedAt, CancellationToken cancellationToken)
@@ -250,30 +218,9 @@ public abstract class SqlMirrorStore(Func<CancellationToken, Task> ensureSchema)
 
     /// <summary>Microseconds, as the build store keeps them.</summary>
     private object? Timestamp(DateTimeOffset? value) => value is { } v
-        ? ToDbTimestamp(new DateTimeOffset(v.UtcTicks - v.UtcTicks % 10, TimeSpan.Zero))
+        ? ToDbTimestamp(ToMicroseconds(v))
         : null;
 
     private static long? Milliseconds(TimeSpan? value) => value is { } v ? (long)v.TotalMilliseconds : null;
 
-    private static DbCommand Command(DbConnection connection, DbTransaction? transaction, string sql, IEnumerable<(string Name, object? Value)> parameters)
-    {
-        var command = connection.CreateCommand();
-        command.CommandText = sql;
-        command.Transaction = transaction;
-        foreach (var (name, value) in parameters)
-        {
-            var parameter = command.CreateParameter();
-            parameter.ParameterName = name;
-            parameter.Value = value ?? DBNull.Value;
-            command.Parameters.Add(parameter);
-        }
-        return command;
-    }
-
-    private static async Task<int> ExecuteAsync(DbConnection connection, DbTransaction? transaction, string sql,
-        IEnumerable<(string Name, object? Value)> parameters, CancellationToken cancellationToken)
-    {
-        await using var command = Command(connection, transaction, sql, parameters);
-        return await command.ExecuteNonQueryAsync(cancellationToken);
-    }
 }

@@ -4,6 +4,8 @@ using System.Text.Json;
 
 using Wave.Core.Builds;
 
+using static Wave.Core.Persistence.SqlCommands;
+
 namespace Wave.Core.Persistence;
 
 /// <summary>One migration: applied in <see cref="Version"/> order, each exactly once per database.</summary>
@@ -35,6 +37,8 @@ public abstract class SqlBuildStore : IBuildStore
     }
 
     protected BuildStoreOptions Options { get; }
+
+    private LeaseTable Leases => new("builds", "build_id", LockRowClause, ReadTimestamp, ToDbTimestamp);
 
     /// <summary>The migrations, in order.</summary>
     protected abstract IReadOnlyList<SqlMigration> Migrations { get; }
@@ -177,54 +181,17 @@ public abstract class SqlBuildStore : IBuildStore
 
     public async Task<BuildLease> TryTakeLeaseAsync(string buildId, string owner, DateTimeOffset now, TimeSpan leaseTimeout, CancellationToken cancellationToken)
     {
-        ArgumentException.ThrowIfNullOrWhiteSpace(owner);
-        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(leaseTimeout, TimeSpan.Zero);
         await EnsureSchemaAsync(cancellationToken);
         await using var connection = await OpenAsync(cancellationToken);
-        // The row is read under the write lock (FOR UPDATE on Postgres, the IMMEDIATE transaction on SQLite), so that of
-        // builders racing for one lease exactly one finds it free and takes it; the others then find it held.
         await using var transaction = await BeginWriteAsync(connection, cancellationToken);
-        BuildStatus status;
-        string? holder;
-        DateTimeOffset? heartbeat;
-        await using (var command = Command(connection, transaction,
-                         $"SELECT status, lease_owner, lease_heartbeat_at FROM builds WHERE build_id = @id{LockRowClause}", [("id", buildId)]))
-        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
-        {
-            if (!await reader.ReadAsync(cancellationToken))
-            {
-                return new BuildLease(BuildLeaseOutcome.UnknownBuild);
-            }
-            status = BuildStatusNames.Parse(reader.GetString(0));
-            holder = NullableString(reader, 1);
-            heartbeat = reader.IsDBNull(2) ? null : ReadTimestamp(reader, 2);
-        }
-        if (status == BuildStatus.Completed)
-        {
-            return new BuildLease(BuildLeaseOutcome.Completed, status, holder, heartbeat);
-        }
-        var mine = string.Equals(holder, owner, StringComparison.Ordinal);
-        var expired = holder is null || heartbeat is null || now - heartbeat.Value > leaseTimeout;
-        if (!mine && !expired)
-        {
-            return new BuildLease(BuildLeaseOutcome.HeldByAnother, status, holder, heartbeat);
-        }
-        await ExecuteAsync(connection, transaction, mine && status == BuildStatus.Running
-                ? "UPDATE builds SET lease_heartbeat_at = @now WHERE build_id = @id"
-                : "UPDATE builds SET status = 'RUNNING', started_at = @now, lease_owner = @owner, lease_heartbeat_at = @now WHERE build_id = @id",
-            [("id", buildId), ("owner", owner), ("now", Timestamp(now))], cancellationToken);
-        await transaction.CommitAsync(cancellationToken);
-        return new BuildLease(BuildLeaseOutcome.Acquired, status, holder, heartbeat);
+        return await SqlLeases.TryTakeAsync(connection, transaction, Leases, buildId, owner, now, leaseTimeout, cancellationToken);
     }
 
     public async Task<bool> ReleaseLeaseAsync(string buildId, string owner, CancellationToken cancellationToken)
     {
-        ArgumentException.ThrowIfNullOrWhiteSpace(owner);
         await EnsureSchemaAsync(cancellationToken);
         await using var connection = await OpenAsync(cancellationToken);
-        return await ExecuteAsync(connection, null,
-            "UPDATE builds SET lease_owner = NULL, lease_heartbeat_at = NULL WHERE build_id = @id AND lease_owner = @owner",
-            [("id", buildId), ("owner", owner)], cancellationToken) == 1;
+        return await SqlLeases.ReleaseAsync(connection, Leases, buildId, owner, cancellationToken);
     }
 
     public async Task<BuildLeaseHolder?> FindLeaseAsync(string buildId, CancellationToken cancellationToken)
@@ -396,36 +363,11 @@ public abstract class SqlBuildStore : IBuildStore
         UserId = NullableString(reader, 21),
     };
 
-    private static string? NullableString(DbDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : reader.GetString(ordinal);
-
     /// <summary>Both databases keep microseconds; cutting here (Postgres would round) makes them agree.</summary>
     private object? Timestamp(DateTimeOffset? value) => value is { } v
-        ? ToDbTimestamp(new DateTimeOffset(v.UtcTicks - v.UtcTicks % 10, TimeSpan.Zero))
+        ? ToDbTimestamp(ToMicroseconds(v))
         : null;
 
     private static long? Milliseconds(TimeSpan? value) => value is { } v ? (long)v.TotalMilliseconds : null;
 
-    protected static DbCommand Command(DbConnection connection, DbTransaction? transaction, string sql,
-        IEnumerable<(string Name, object? Value)> parameters)
-    {
-        var command = connection.CreateCommand();
-        command.CommandText = sql;
-        command.Transaction = transaction;
-        foreach (var (name, value) in parameters)
-        {
-            var parameter = command.CreateParameter();
-            parameter.ParameterName = name;
-            // An untyped null reaches Postgres as "unknown", which the column's type then resolves.
-            parameter.Value = value ?? DBNull.Value;
-            command.Parameters.Add(parameter);
-        }
-        return command;
-    }
-
-    protected static async Task<int> ExecuteAsync(DbConnection connection, DbTransaction? transaction, string sql,
-        IEnumerable<(string Name, object? Value)> parameters, CancellationToken cancellationToken)
-    {
-        await using var command = Command(connection, transaction, sql, parameters);
-        return await command.ExecuteNonQueryAsync(cancellationToken);
-    }
 }

@@ -5,6 +5,8 @@ using Wave.Core.Augmentation;
 using Wave.Core.Identity;
 using Wave.Core.Requests;
 
+using static Wave.Core.Persistence.SqlCommands;
+
 namespace Wave.Core.Persistence;
 
 /// <summary>
@@ -108,30 +110,9 @@ public abstract class SqlContainerRecordStore(Func<CancellationToken, Task> ensu
         ScanLevels = reader.IsDBNull(24) ? null : JsonSerializer.Deserialize<List<string>>(reader.GetString(24)),
     };
 
-    private static string? NullableString(DbDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : reader.GetString(ordinal);
-
     /// <summary>Microseconds, as the build store keeps them.</summary>
     private object? Timestamp(DateTimeOffset? value) => value is { } v
-        ? ToDbTimestamp(new DateTimeOffset(v.UtcTicks - v.UtcTicks % 10, TimeSpan.Zero))
+        ? ToDbTimestamp(ToMicroseconds(v))
         : null;
 
-    private static DbCommand Command(DbConnection connection, string sql, IEnumerable<(string Name, object? Value)> parameters)
-    {
-        var command = connection.CreateCommand();
-        command.CommandText = sql;
-        foreach (var (name, value) in parameters)
-        {
-            var parameter = command.CreateParameter();
-            parameter.ParameterName = name;
-            parameter.Value = value ?? DBNull.Value;
-            command.Parameters.Add(parameter);
-        }
-        return command;
-    }
-
-    private static async Task<int> ExecuteAsync(DbConnection connection, string sql, IEnumerable<(string Name, object? Value)> parameters, CancellationToken cancellationToken)
-    {
-        await using var command = Command(connection, sql, parameters);
-        return await command.ExecuteNonQueryAsync(cancellationToken);
-    }
 }

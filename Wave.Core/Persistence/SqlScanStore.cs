@@ -4,6 +4,8 @@ using System.Text.Json;
 
 using Wave.Core.Scans;
 
+using static Wave.Core.Persistence.SqlCommands;
+
 namespace Wave.Core.Persistence;
 
 /// <summary>
@@ -141,28 +143,7 @@ public abstract class SqlScanStore(Func<CancellationToken, Task> ensureSchema) :
         Logs = NullableString(reader, 15),
     };
 
-    private static string? NullableString(DbDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : reader.GetString(ordinal);
-
     /// <summary>Microseconds, as the build store keeps them.</summary>
-    private object Timestamp(DateTimeOffset value) => ToDbTimestamp(new DateTimeOffset(value.UtcTicks - value.UtcTicks % 10, TimeSpan.Zero));
+    private object Timestamp(DateTimeOffset value) => ToDbTimestamp(ToMicroseconds(value));
 
-    private static DbCommand Command(DbConnection connection, string sql, IEnumerable<(string Name, object? Value)> parameters)
-    {
-        var command = connection.CreateCommand();
-        command.CommandText = sql;
-        foreach (var (name, value) in parameters)
-        {
-            var parameter = command.CreateParameter();
-            parameter.ParameterName = name;
-            parameter.Value = value ?? DBNull.Value;
-            command.Parameters.Add(parameter);
-        }
-        return command;
-    }
-
-    private static async Task<int> ExecuteAsync(DbConnection connection, string sql, IEnumerable<(string Name, object? Value)> parameters, CancellationToken cancellationToken)
-    {
-        await using var command = Command(connection, sql, parameters);
-        return await command.ExecuteNonQueryAsync(cancellationToken);
-    }
 }

@@ -4,6 +4,8 @@ using Npgsql;
 
 using Wave.Core.Persistence;
 
+using static Wave.Core.Persistence.SqlCommands;
+
 namespace Wave.ServiceDefaults.Postgres;
 
 /// <summary>

@@ -5,6 +5,8 @@ using Microsoft.Data.Sqlite;
 using Wave.Core.Persistence;
 using Wave.ServiceDefaults.Postgres;
 
+using static Wave.Core.Persistence.SqlCommands;
+
 namespace Wave.ServiceDefaults.Sqlite;
 
 /// <summary>
