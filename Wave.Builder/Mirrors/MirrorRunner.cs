@@ -30,9 +30,6 @@ public sealed class MirrorRunner(
     /// <summary>Who this builder is to the mirror store's leases: unique per process start.</summary>
     public string InstanceId { get; } = $"{Environment.MachineName}/{Environment.ProcessId}/mirror-{Guid.NewGuid().ToString("N")[..12]}";
 
-    /// <summary>How long a store call is tried again while the database is unreachable, before the job goes back to the queue.</summary>
-    public static TimeSpan StoreRetryTime { get; } = TimeSpan.FromMinutes(2);
-
     public async Task RunAsync(BuildDelivery delivery, CancellationToken cancellationToken)
     {
         var job = delivery.Job.Mirror ?? throw new ArgumentException($"job {delivery.Job.BuildId} is not a mirror job", nameof(delivery));
@@ -89,89 +86,66 @@ public sealed class MirrorRunner(
             job.MirrorId, job.SourceImage, job.TargetImage, delivery.DeliveryCount, InstanceId);
         MirrorTelemetry.RecordStarted();
 
-        using var run = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        using var stopHeartbeat = new CancellationTokenSource();
-        var lost = new LeaseLoss();
-        var heartbeat = KeepLeaseAsync(job.MirrorId, run, lost, stopHeartbeat.Token);
-        var settled = false;
+        var settings = Lease;
+        await using var held = new HeldLease($"mirror {job.MirrorId}",
+            ct => store.TryTakeLeaseAsync(job.MirrorId, InstanceId, time.GetUtcNow(), settings.Timeout, ct),
+            ct => store.ReleaseLeaseAsync(job.MirrorId, InstanceId, ct), settings, time, logger, cancellationToken);
+        MirrorOutcome outcome;
+        var sink = new StoreLogSink(async (text, ct) => await store.AppendLogAsync(job.MirrorId, text, ct), job.MirrorId, time, logger);
         try
         {
-            MirrorOutcome outcome;
-            var sink = new StoreLogSink(async (text, ct) => await store.AppendLogAsync(job.MirrorId, text, ct), job.MirrorId, time, logger);
+            if (lease.Status == BuildStatus.Running)
+            {
+                await sink.AppendAsync(lease.Owner is null
+                    ? $"--- mirror started again: the builder that copied it stopped before it finished (delivery {delivery.DeliveryCount}); blobs already copied are skipped ---\n"
+                    : $"--- mirror started again: the builder that copied it stopped renewing its lease (delivery {delivery.DeliveryCount}); blobs already copied are skipped ---\n",
+                    cancellationToken);
+            }
+            using var timeout = new CancellationTokenSource(job.Timeout, time);
+            using var copy = CancellationTokenSource.CreateLinkedTokenSource(held.RunToken, timeout.Token);
             try
             {
-                if (lease.Status == BuildStatus.Running)
-                {
-                    await sink.AppendAsync(lease.Owner is null
-                        ? $"--- mirror started again: the builder that copied it stopped before it finished (delivery {delivery.DeliveryCount}); blobs already copied are skipped ---\n"
-                        : $"--- mirror started again: the builder that copied it stopped renewing its lease (delivery {delivery.DeliveryCount}); blobs already copied are skipped ---\n",
-                        cancellationToken);
-                }
-                using var timeout = new CancellationTokenSource(job.Timeout, time);
-                using var copy = CancellationTokenSource.CreateLinkedTokenSource(run.Token, timeout.Token);
-                try
-                {
-                    outcome = await copier.CopyAsync(job, sink, copy.Token);
-                }
-                catch (OperationCanceledException) when (timeout.IsCancellationRequested && !run.IsCancellationRequested)
-                {
-                    var reason = $"timed out after {job.Timeout.TotalSeconds:0} s (Wave:Mirror:Timeout)";
-                    await sink.AppendAsync($"[mirror] failed: {reason}\n", CancellationToken.None);
-                    outcome = new MirrorOutcome(false, null, reason, job.Timeout, MirrorCounts.None);
-                }
-                await RetryAsync("write the log of", job.MirrorId, async ct =>
-                {
-                    await sink.FlushAsync(ct);
-                    return true;
-                }, cancellationToken);
+                outcome = await copier.CopyAsync(job, sink, copy.Token);
             }
-            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested && lost.Value is not null)
+            catch (OperationCanceledException) when (timeout.IsCancellationRequested && !held.RunToken.IsCancellationRequested)
             {
-                settled = true;
-                await sink.FlushAsync(CancellationToken.None);
-                logger.LogWarning("Mirror {MirrorId}: this builder lost its lease ({Outcome}); its copy stopped, the holder finishes it", job.MirrorId, lost.Value.Outcome);
-                return;
+                var reason = $"timed out after {job.Timeout.TotalSeconds:0} s (Wave:Mirror:Timeout)";
+                await sink.AppendAsync($"[mirror] failed: {reason}\n", CancellationToken.None);
+                outcome = new MirrorOutcome(false, null, reason, job.Timeout, MirrorCounts.None);
             }
-            finally
+            await RetryAsync("write the log of", job.MirrorId, async ct =>
             {
-                await sink.DisposeAsync();
-            }
-            await stopHeartbeat.CancelAsync();
-            await heartbeat;
-            settled = true;
-            if (lost.Value is not null)
-            {
-                return;
-            }
-            if (await RetryAsync("record the outcome of", job.MirrorId, ct => store.TryCompleteAsync(job.MirrorId, InstanceId, outcome, time.GetUtcNow(), ct), CancellationToken.None))
-            {
-                MirrorTelemetry.RecordCompleted(outcome.Succeeded, outcome.Duration);
-                Activity.Current?.SetTag(MirrorTelemetry.ResultTag, outcome.Succeeded ? "succeeded" : "failed");
-                logger.LogInformation("Mirror {MirrorId} completed: {Result} in {Duration:0.0} s ({Copied} blobs copied, {Skipped} already there)", job.MirrorId,
-                    outcome.Succeeded ? "succeeded" : "failed (" + outcome.FailureReason + ")", outcome.Duration.TotalSeconds, outcome.Counts.BlobsCopied, outcome.Counts.BlobsSkipped);
-            }
-            else
-            {
-                logger.LogWarning("Mirror {MirrorId} had been completed elsewhere, or its lease was taken over; this run's outcome is not recorded", job.MirrorId);
-            }
+                await sink.FlushAsync(ct);
+                return true;
+            }, cancellationToken);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested && held.Lost is { } lost)
+        {
+            held.Settle();
+            await sink.FlushAsync(CancellationToken.None);
+            logger.LogWarning("Mirror {MirrorId}: this builder lost its lease ({Outcome}); its copy stopped, the holder finishes it", job.MirrorId, lost.Outcome);
+            return;
         }
         finally
         {
-            await stopHeartbeat.CancelAsync();
-            await heartbeat;
-            if (!settled)
-            {
-                // Ended without an outcome (shutdown, a store that stayed unreachable): the next delivery need not wait for the lease to expire.
-                try
-                {
-                    using var release = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-                    await store.ReleaseLeaseAsync(job.MirrorId, InstanceId, release.Token);
-                }
-                catch (Exception e)
-                {
-                    logger.LogWarning("Could not release the lease of mirror {MirrorId} ({Error}); it expires by itself", job.MirrorId, e.Message);
-                }
-            }
+            await sink.DisposeAsync();
+        }
+        await held.StopRenewingAsync();
+        held.Settle();
+        if (held.Lost is not null)
+        {
+            return;
+        }
+        if (await RetryAsync("record the outcome of", job.MirrorId, ct => store.TryCompleteAsync(job.MirrorId, InstanceId, outcome, time.GetUtcNow(), ct), CancellationToken.None))
+        {
+            MirrorTelemetry.RecordCompleted(outcome.Succeeded, outcome.Duration);
+            Activity.Current?.SetTag(MirrorTelemetry.ResultTag, outcome.Succeeded ? "succeeded" : "failed");
+            logger.LogInformation("Mirror {MirrorId} completed: {Result} in {Duration:0.0} s ({Copied} blobs copied, {Skipped} already there)", job.MirrorId,
+                outcome.Succeeded ? "succeeded" : "failed (" + outcome.FailureReason + ")", outcome.Duration.TotalSeconds, outcome.Counts.BlobsCopied, outcome.Counts.BlobsSkipped);
+        }
+        else
+        {
+            logger.LogWarning("Mirror {MirrorId} had been completed elsewhere, or its lease was taken over; this run's outcome is not recorded", job.MirrorId);
         }
     }
 
@@ -214,61 +188,6 @@ public sealed class MirrorRunner(
         }
     }
 
-    /// <summary>Holds what the store said when the lease could not be renewed.</summary>
-    private sealed class LeaseLoss
-    {
-        private BuildLease? _value;
-
-        public BuildLease? Value
-        {
-            get => Volatile.Read(ref _value);
-            set => Volatile.Write(ref _value, value);
-        }
-    }
-
-    private async Task KeepLeaseAsync(string mirrorId, CancellationTokenSource run, LeaseLoss lost, CancellationToken stop)
-    {
-        var settings = Lease;
-        while (true)
-        {
-            try
-            {
-                await Task.Delay(settings.EffectiveRenewInterval, time, stop);
-                var lease = await store.TryTakeLeaseAsync(mirrorId, InstanceId, time.GetUtcNow(), settings.Timeout, stop);
-                if (!lease.Acquired)
-                {
-                    lost.Value = lease;
-                    await run.CancelAsync();
-                    return;
-                }
-            }
-            catch (OperationCanceledException) when (stop.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (Exception e)
-            {
-                logger.LogWarning("Could not renew the lease of mirror {MirrorId} ({Error}); trying again", mirrorId, e.Message);
-            }
-        }
-    }
-
-    private async Task<T> RetryAsync<T>(string what, string mirrorId, Func<CancellationToken, Task<T>> call, CancellationToken cancellationToken)
-    {
-        var started = time.GetTimestamp();
-        var delay = TimeSpan.FromMilliseconds(250);
-        while (true)
-        {
-            try
-            {
-                return await call(cancellationToken);
-            }
-            catch (Exception e) when (e is System.Data.Common.DbException or TimeoutException && time.GetElapsedTime(started) < StoreRetryTime)
-            {
-                logger.LogWarning("Could not {What} mirror {MirrorId} in the store ({Error}); trying again in {Delay:0.0} s", what, mirrorId, e.Message, delay.TotalSeconds);
-                await Task.Delay(delay, time, cancellationToken);
-                delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(5).Ticks));
-            }
-        }
-    }
+    private Task<T> RetryAsync<T>(string what, string mirrorId, Func<CancellationToken, Task<T>> call, CancellationToken cancellationToken) =>
+        StoreRetry.RunAsync(what, $"mirror {mirrorId}", call, time, logger, cancellationToken);
 }

@@ -102,31 +102,9 @@ public sealed class BuildRunner(
         }
     }
 
-    /// <summary>How long a store write is tried again while the database is unreachable, before the job goes back to the queue.</summary>
-    public static TimeSpan StoreRetryTime { get; } = TimeSpan.FromMinutes(2);
-
-    /// <summary>
-    /// A store call tried again while the database cannot be reached (restarting, failing over): a job given back at
-    /// once would come straight back and use up its deliveries in seconds, and a build that ran would be run again.
-    /// </summary>
-    private async Task<T> RetryAsync<T>(string what, string buildId, Func<CancellationToken, Task<T>> call, CancellationToken cancellationToken)
-    {
-        var started = time.GetTimestamp();
-        var delay = TimeSpan.FromMilliseconds(250);
-        while (true)
-        {
-            try
-            {
-                return await call(cancellationToken);
-            }
-            catch (Exception e) when (e is System.Data.Common.DbException or TimeoutException && time.GetElapsedTime(started) < StoreRetryTime)
-            {
-                logger.LogWarning("Could not {What} build {BuildId} in the store ({Error}); trying again in {Delay:0.0} s", what, buildId, e.Message, delay.TotalSeconds);
-                await Task.Delay(delay, time, cancellationToken);
-                delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(5).Ticks));
-            }
-        }
-    }
+    /// <summary>A store call tried again while the database cannot be reached: see <see cref="StoreRetry"/>.</summary>
+    private Task<T> RetryAsync<T>(string what, string buildId, Func<CancellationToken, Task<T>> call, CancellationToken cancellationToken) =>
+        StoreRetry.RunAsync(what, $"build {buildId}", call, time, logger, cancellationToken);
 
     private async Task TryAppendAsync(string buildId, string text, CancellationToken cancellationToken)
     {
@@ -153,82 +131,65 @@ public sealed class BuildRunner(
             job.BuildId, job.TargetImage, job.Platform, delivery.DeliveryCount, InstanceId);
         WaveTelemetry.RecordBuildStarted();
 
-        // The heartbeat runs until the outcome is about to be recorded; should the lease be lost meanwhile (another
-        // builder took it over after this one could not renew it in time), the backend is cancelled and this run ends
-        // without an outcome: the build belongs to the lease's holder now.
-        using var run = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        using var stopHeartbeat = new CancellationTokenSource();
-        var loss = new LeaseLoss();
-        var heartbeat = KeepLeaseAsync(job.BuildId, run, loss, stopHeartbeat.Token);
-        var settled = false;
+        // The lease is renewed until the outcome is about to be recorded; should it be lost meanwhile (another builder
+        // took it over after this one could not renew it in time), the backend is cancelled and this run ends without an
+        // outcome: the build belongs to the lease's holder now. Ended without an outcome otherwise, the lease is released.
+        var settings = Lease;
+        await using var held = new HeldLease($"build {job.BuildId}",
+            ct => store.TryTakeLeaseAsync(job.BuildId, InstanceId, time.GetUtcNow(), settings.Timeout, ct),
+            ct => store.ReleaseLeaseAsync(job.BuildId, InstanceId, ct), settings, time, logger, cancellationToken);
+        var sink = new StoreLogSink(store, job.BuildId, time, logger);
+        BuildOutcome outcome;
         try
         {
-            var sink = new StoreLogSink(store, job.BuildId, time, logger);
-            BuildOutcome outcome;
-            try
+            if (restarted)
             {
-                if (restarted)
-                {
-                    await sink.AppendAsync(lease.Owner is null
-                        ? $"--- build started again: the builder that ran it stopped before it finished (delivery {delivery.DeliveryCount}) ---\n"
-                        : $"--- build started again: the builder that ran it stopped renewing its lease {Since(lease.HeartbeatAt)} (delivery {delivery.DeliveryCount}) ---\n",
-                        cancellationToken);
-                }
-                outcome = await BuildAsync(job, sink, run.Token);
-                await RetryAsync("write the log of", job.BuildId, async ct =>
-                {
-                    await sink.FlushAsync(ct);
-                    return true;
-                }, cancellationToken);
+                await sink.AppendAsync(lease.Owner is null
+                    ? $"--- build started again: the builder that ran it stopped before it finished (delivery {delivery.DeliveryCount}) ---\n"
+                    : $"--- build started again: the builder that ran it stopped renewing its lease {Since(lease.HeartbeatAt)} (delivery {delivery.DeliveryCount}) ---\n",
+                    cancellationToken);
             }
-            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested && loss.Lease is { } lost)
+            outcome = await BuildAsync(job, sink, held.RunToken);
+            await RetryAsync("write the log of", job.BuildId, async ct =>
             {
-                settled = true;
-                await LostLeaseAsync(job.BuildId, lost, sink);
-                return;
-            }
-            finally
-            {
-                await sink.DisposeAsync();
-            }
-
-            if (outcome.Succeeded && PrintsCondaLock(job))
-            {
-                await KeepCondaLockAsync(job, cancellationToken);
-            }
-            await stopHeartbeat.CancelAsync();
-            await heartbeat;
-            if (loss.Lease is { } lostAfterRun)
-            {
-                settled = true;
-                await LostLeaseAsync(job.BuildId, lostAfterRun, null);
-                return;
-            }
-            // Once the build ran, its outcome is recorded even if shutdown began meanwhile; only the lease's holder may.
-            settled = true;
-            if (await RetryAsync("record the outcome of", job.BuildId, ct => store.TryCompleteAsync(job.BuildId, InstanceId, outcome, time.GetUtcNow(), ct), CancellationToken.None))
-            {
-                WaveTelemetry.RecordBuildCompleted(outcome.Succeeded, outcome.Duration);
-                Activity.Current?.SetTag(WaveTelemetry.Tags.BuildResult, outcome.Succeeded ? "succeeded" : "failed");
-                logger.LogInformation("Build {BuildId} completed: {Result} in {Duration:0.0} s", job.BuildId,
-                    outcome.Succeeded ? "succeeded" : "failed (" + outcome.FailureReason + ")", outcome.Duration.TotalSeconds);
-            }
-            else
-            {
-                logger.LogWarning("Build {BuildId} had already been completed elsewhere, or another builder took its lease over; this run's outcome is not recorded",
-                    job.BuildId);
-            }
+                await sink.FlushAsync(ct);
+                return true;
+            }, cancellationToken);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested && held.Lost is { } lost)
+        {
+            held.Settle();
+            await LostLeaseAsync(job.BuildId, lost, sink);
+            return;
         }
         finally
         {
-            await stopHeartbeat.CancelAsync();
-            await heartbeat;
-            if (!settled)
-            {
-                // Ended without an outcome (shutdown, a store that stayed unreachable, a backend failure): the job goes
-                // back to the queue, and its next delivery need not wait for this builder's heartbeat to expire.
-                await ReleaseLeaseAsync(job.BuildId);
-            }
+            await sink.DisposeAsync();
+        }
+
+        if (outcome.Succeeded && PrintsCondaLock(job))
+        {
+            await KeepCondaLockAsync(job, cancellationToken);
+        }
+        await held.StopRenewingAsync();
+        held.Settle();
+        if (held.Lost is { } lostAfterRun)
+        {
+            await LostLeaseAsync(job.BuildId, lostAfterRun, null);
+            return;
+        }
+        // Once the build ran, its outcome is recorded even if shutdown began meanwhile; only the lease's holder may.
+        if (await RetryAsync("record the outcome of", job.BuildId, ct => store.TryCompleteAsync(job.BuildId, InstanceId, outcome, time.GetUtcNow(), ct), CancellationToken.None))
+        {
+            WaveTelemetry.RecordBuildCompleted(outcome.Succeeded, outcome.Duration);
+            Activity.Current?.SetTag(WaveTelemetry.Tags.BuildResult, outcome.Succeeded ? "succeeded" : "failed");
+            logger.LogInformation("Build {BuildId} completed: {Result} in {Duration:0.0} s", job.BuildId,
+                outcome.Succeeded ? "succeeded" : "failed (" + outcome.FailureReason + ")", outcome.Duration.TotalSeconds);
+        }
+        else
+        {
+            logger.LogWarning("Build {BuildId} had already been completed elsewhere, or another builder took its lease over; this run's outcome is not recorded",
+                job.BuildId);
         }
     }
 
@@ -284,52 +245,6 @@ public sealed class BuildRunner(
         }
     }
 
-    /// <summary>What the store said when a running build's lease could not be renewed; set before the run is cancelled.</summary>
-    private sealed class LeaseLoss
-    {
-        private BuildLease? _lease;
-
-        public BuildLease? Lease
-        {
-            get => Volatile.Read(ref _lease);
-            set => Volatile.Write(ref _lease, value);
-        }
-    }
-
-    /// <summary>
-    /// Renews the lease every <see cref="BuildLeaseOptions.EffectiveRenewInterval"/> until <paramref name="stop"/>.
-    /// When the lease is lost (taken over, or the build completed elsewhere) it says so in <paramref name="loss"/>,
-    /// cancels <paramref name="run"/> and ends. A store that cannot be reached is tried again at the next tick: nobody
-    /// else can take the lease meanwhile unless it expires. Never throws.
-    /// </summary>
-    private async Task KeepLeaseAsync(string buildId, CancellationTokenSource run, LeaseLoss loss, CancellationToken stop)
-    {
-        var settings = Lease;
-        while (true)
-        {
-            try
-            {
-                await Task.Delay(settings.EffectiveRenewInterval, time, stop);
-                var lease = await store.TryTakeLeaseAsync(buildId, InstanceId, time.GetUtcNow(), settings.Timeout, stop);
-                if (!lease.Acquired)
-                {
-                    logger.LogWarning("Build {BuildId}: this builder lost its lease ({Outcome}, holder {Owner}); its run stops", buildId, lease.Outcome, lease.Owner ?? "none");
-                    loss.Lease = lease;
-                    await run.CancelAsync();
-                    return;
-                }
-            }
-            catch (OperationCanceledException) when (stop.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (Exception e)
-            {
-                logger.LogWarning("Could not renew the lease of build {BuildId} ({Error}); trying again in {Interval:0.0} s", buildId, e.Message, settings.EffectiveRenewInterval.TotalSeconds);
-            }
-        }
-    }
-
     private async Task LostLeaseAsync(string buildId, BuildLease lost, StoreLogSink? sink)
     {
         var text = lost.Outcome == BuildLeaseOutcome.HeldByAnother
@@ -354,19 +269,6 @@ public sealed class BuildRunner(
         }
         logger.LogWarning("Build {BuildId}: run stopped without an outcome, the lease is {Outcome} ({Owner}); this delivery is acknowledged",
             buildId, lost.Outcome, lost.Owner ?? "none");
-    }
-
-    private async Task ReleaseLeaseAsync(string buildId)
-    {
-        try
-        {
-            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-            await store.ReleaseLeaseAsync(buildId, InstanceId, timeout.Token);
-        }
-        catch (Exception e)
-        {
-            logger.LogWarning("Could not release the lease of build {BuildId} ({Error}); it expires by itself", buildId, e.Message);
-        }
     }
 
     private string Since(DateTimeOffset? heartbeat) =>
