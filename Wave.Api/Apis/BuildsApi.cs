@@ -6,6 +6,7 @@ using Microsoft.Extensions.Options;
 using Wave.Api.Security;
 using Wave.Core.Builds;
 using Wave.Core.Persistence;
+using Wave.Core.Scans;
 
 namespace Wave.Api.Apis;
 
@@ -85,17 +86,29 @@ public static class BuildsApi
         public const string DockerFormat = "DOCKER";
         public const string SingularityFormat = "SINGULARITY";
 
-        public static BuildRecordResponse Of(BuildRecord r, bool admin) => new(
+        public static BuildRecordResponse Of(BuildRecord r, string? scanId, bool admin) => new(
             r.BuildId, r.Dockerfile, r.CondaFile, r.TargetImage, admin ? r.UserName : null, admin ? r.UserEmail : null, r.UserId, admin ? r.RequestIp : null,
-            r.CreatedAt.UtcDateTime, r.Duration, r.ExitCode, r.Platform, null, r.Format == BuildPlanner.SifFormat ? SingularityFormat : DockerFormat,
+            r.CreatedAt.UtcDateTime, r.Duration, r.ExitCode, r.Platform, scanId, r.Format == BuildPlanner.SifFormat ? SingularityFormat : DockerFormat,
             r.ImageDigest, r.ContainerId, r.SpackFile, r.Status.ToWire(), r.Succeeded, r.FailureReason, r.CreatedAt.UtcDateTime, r.StartedAt?.UtcDateTime,
             r.CompletedAt?.UtcDateTime, r.Attempt);
     }
 
-    private static async Task<IResult> GetBuild(string buildId, HttpContext context, IBuildStore store, IOptions<AdminOptions> admin, CancellationToken cancellationToken) =>
-        await WithRecord(buildId, store, cancellationToken, record => TypedResults.Json(
-            BuildRecordResponse.Of(record, admin.Value.Accounts.Count > 0 && BasicAccounts.Authenticate(context.Request.Headers.Authorization.ToString(), admin.Value.Accounts) is not null),
-            ContainerRecordApi.OmitNulls));
+    private static async Task<IResult> GetBuild(string buildId, HttpContext context, IBuildStore store, ContainerScanService scans, IOptions<AdminOptions> admin,
+        CancellationToken cancellationToken)
+    {
+        if (!TryNormalize(buildId, out var id))
+        {
+            return BadId(buildId);
+        }
+        var record = await store.FindAsync(id, cancellationToken);
+        if (record is null)
+        {
+            return Unknown(id);
+        }
+        var scan = await scans.FindScanOfAsync(new ScanOrigin(BuildId: id), cancellationToken);
+        var isAdmin = admin.Value.Accounts.Count > 0 && BasicAccounts.Authenticate(context.Request.Headers.Authorization.ToString(), admin.Value.Accounts) is not null;
+        return TypedResults.Json(BuildRecordResponse.Of(record, scan?.Id, isAdmin), ContainerRecordApi.OmitNulls);
+    }
 
     private static async Task<IResult> GetStatus(string buildId, IBuildStore store, CancellationToken cancellationToken) =>
         await WithRecord(buildId, store, cancellationToken, record => TypedResults.Json(new BuildStatusResponse(

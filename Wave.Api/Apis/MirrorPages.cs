@@ -1,6 +1,7 @@
 using Wave.Api.Views;
 using Wave.Core.Mirrors;
 using Wave.Core.Persistence;
+using Wave.Core.Scans;
 
 namespace Wave.Api.Apis;
 
@@ -16,7 +17,7 @@ public static class MirrorPages
         return app;
     }
 
-    public static async Task<IResult> Mirror(string id, IMirrorStore mirrors, TimeProvider time, CancellationToken cancellationToken)
+    public static async Task<IResult> Mirror(string id, IMirrorStore mirrors, ContainerScanService scans, TimeProvider time, CancellationToken cancellationToken)
     {
         var mirror = MirrorId.TryParse(id, out _, out _) ? await mirrors.FindAsync(id, cancellationToken) : null;
         if (mirror is null)
@@ -25,6 +26,7 @@ public static class MirrorPages
             return TypedResults.Content(missing.Render(), "text/html; charset=utf-8", statusCode: StatusCodes.Status404NotFound);
         }
         var log = await mirrors.ReadLogAsync(id, cancellationToken);
+        var scan = await scans.FindScanOfAsync(new ScanOrigin(MirrorId: mirror.MirrorId), cancellationToken);
         var (status, css) = mirror.Status switch
         {
             BuildStatus.Completed when mirror.Succeeded == true => ("SUCCEEDED: container mirror completed successfully", "ok"),
@@ -53,6 +55,7 @@ public static class MirrorPages
                 ? $"{mirror.Counts.BlobsCopied} blobs ({mirror.Counts.BytesCopied} bytes), {mirror.Counts.BlobsSkipped} already at the target, {mirror.Counts.Manifests} manifests"
                 : null),
             ("Reason", mirror.Completed && mirror.Succeeded != true ? mirror.FailureReason : null),
+            ("Security scan", HtmlPage.ScanLink(scan?.Id)),
         ]);
         page.Heading("Log").Pre("log", log);
         page.Raw($"<p class=\"muted\"><a href=\"/v1alpha1/mirrors/{HtmlPage.Encode(Uri.EscapeDataString(mirror.MirrorId))}/logs\">Download the log</a></p>\n");

@@ -6,6 +6,7 @@ using Microsoft.Extensions.Options;
 using Wave.Api.Records;
 using Wave.Api.Security;
 using Wave.Core.Mirrors;
+using Wave.Core.Scans;
 
 namespace Wave.Api.Apis;
 
@@ -67,15 +68,16 @@ public static class MirrorsApi
         public const string Pending = "PENDING";
         public const string Completed = "COMPLETED";
 
-        public static MirrorResultResponse Of(MirrorRecord r, string? logs, bool admin) => new(
+        public static MirrorResultResponse Of(MirrorRecord r, string? logs, string? scanId, bool admin) => new(
             r.MirrorId, r.SourceDigest, r.SourceImage, r.TargetImage, null, r.CreatedAt.UtcDateTime, r.OffsetId,
-            admin ? r.UserName : null, admin ? r.UserEmail : null, r.UserId is null ? null : RecordUser.IdOf(r.UserId), null,
+            admin ? r.UserName : null, admin ? r.UserEmail : null, r.UserId is null ? null : RecordUser.IdOf(r.UserId), scanId,
             r.Completed ? Completed : Pending, r.Completed ? r.Duration : null, r.Completed ? (r.Succeeded == true ? 0 : 1) : null,
             string.IsNullOrEmpty(logs) ? null : logs, r.Succeeded, r.FailureReason, Core.Persistence.BuildStatusNames.ToWire(r.Status), r.Attempt,
             r.StartedAt?.UtcDateTime, r.CompletedAt?.UtcDateTime, r.Counts.BlobsCopied, r.Counts.BlobsSkipped, r.Counts.BytesCopied, r.Counts.Manifests);
     }
 
-    private static async Task<IResult> GetMirror(string mirrorId, HttpContext context, IMirrorStore store, IOptions<AdminOptions> admin, CancellationToken cancellationToken)
+    private static async Task<IResult> GetMirror(string mirrorId, HttpContext context, IMirrorStore store, ContainerScanService scans, IOptions<AdminOptions> admin,
+        CancellationToken cancellationToken)
     {
         if (Check(mirrorId) is { } refusal)
         {
@@ -87,8 +89,9 @@ public static class MirrorsApi
             return Unknown(mirrorId);
         }
         var logs = await store.ReadLogAsync(mirrorId, cancellationToken);
+        var scan = await scans.FindScanOfAsync(new ScanOrigin(MirrorId: mirrorId), cancellationToken);
         var isAdmin = admin.Value.Accounts.Count > 0 && BasicAccounts.Authenticate(context.Request.Headers.Authorization.ToString(), admin.Value.Accounts) is not null;
-        return TypedResults.Json(MirrorResultResponse.Of(record, logs, isAdmin), ContainerRecordApi.OmitNulls);
+        return TypedResults.Json(MirrorResultResponse.Of(record, logs, scan?.Id, isAdmin), ContainerRecordApi.OmitNulls);
     }
 
     /// <summary>The log as the server serves it: a download (<c>&lt;id&gt;.log</c>), readable while the copy runs; 404 while it is empty.</summary>

@@ -3,6 +3,7 @@ using System.Text.Json.Serialization;
 using Wave.Api.Views;
 using Wave.Core.Persistence;
 using Wave.Core.Requests;
+using Wave.Core.Scans;
 
 namespace Wave.Api.Apis;
 
@@ -56,6 +57,7 @@ public static class ViewPages
             ("Platform workspace", record.WorkspaceId?.ToString(System.Globalization.CultureInfo.InvariantCulture)),
             (record.Mirror ? "Mirror" : "Build", record.BuildId is null ? null
                 : new HtmlPage.Markup($"<a href=\"/view/{(record.Mirror ? "mirrors" : "builds")}/{HtmlPage.Encode(Uri.EscapeDataString(record.BuildId))}\">{HtmlPage.Encode(record.BuildId)}</a>")),
+            ("Security scan", HtmlPage.ScanLink(record.ScanId)),
         ]);
         page.Heading("Source");
         page.Table("source",
@@ -87,13 +89,14 @@ public static class ViewPages
         return Html(page.Render());
     }
 
-    public static async Task<IResult> Build(string id, IBuildStore builds, TimeProvider time, CancellationToken cancellationToken)
+    public static async Task<IResult> Build(string id, IBuildStore builds, ContainerScanService scans, TimeProvider time, CancellationToken cancellationToken)
     {
         var build = await builds.FindAsync(id, cancellationToken);
         if (build is null)
         {
             return NotFound("Build not found", $"No build with id '{id}' is known to this Wave service.");
         }
+        var scan = await scans.FindScanOfAsync(new ScanOrigin(BuildId: build.BuildId), cancellationToken);
         var log = await builds.ReadLogAsync(id, 0, cancellationToken);
         var progress = Progress(build, log, time.GetUtcNow());
         var page = new HtmlPage($"Build {build.BuildId}");
@@ -111,6 +114,7 @@ public static class ViewPages
             ("Duration", new HtmlPage.Markup($"<span id=\"duration\">{HtmlPage.Encode(progress.Duration)}</span>")),
             ("Reason", new HtmlPage.Markup($"<span id=\"reason\">{HtmlPage.Encode(progress.Reason)}</span>")),
             ("User", build.UserName is null ? "anonymous" : $"{build.UserName}{(build.UserEmail is null ? "" : $" <{build.UserEmail}>")}"),
+            ("Security scan", HtmlPage.ScanLink(scan?.Id)),
         ]);
         if (build.Dockerfile is not null)
         {

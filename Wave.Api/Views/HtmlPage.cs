@@ -57,6 +57,10 @@ public sealed class HtmlPage(string title)
         return this;
     }
 
+    /// <summary>A link to a scan's page, for a table row; null (shown as a dash) when nothing was scanned.</summary>
+    public static Markup? ScanLink(string? scanId) => scanId is null ? null
+        : new Markup($"<a href=\"/view/scans/{Encode(Uri.EscapeDataString(scanId))}\">{Encode(scanId)}</a>");
+
     public HtmlPage Pre(string id, string? text) => Raw($"<pre id=\"{Encode(id)}\">{Encode(text)}</pre>\n");
 
     public string Render(string? script = null)

@@ -40,6 +40,20 @@ public abstract class SqlScanStore(Func<CancellationToken, Task> ensureSchema) :
     public Task<ScanRecord?> FindLatestAsync(string key, CancellationToken cancellationToken) =>
         QuerySingleAsync($"SELECT {Columns} FROM scans WHERE scan_key = @key ORDER BY attempt DESC LIMIT 1", [("key", key)], cancellationToken);
 
+    public Task<ScanRecord?> FindLatestOfAsync(ScanOrigin origin, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(origin);
+        var (column, id) = origin switch
+        {
+            { BuildId: { } build } => ("build_id", build),
+            { MirrorId: { } mirror } => ("mirror_id", mirror),
+            _ => throw new ArgumentException("a scan origin names a build or a mirror", nameof(origin)),
+        };
+        // Indexed by migration 0009; the attempt orders scans of one image started within the same microsecond.
+        return QuerySingleAsync($"SELECT {Columns} FROM scans WHERE {column} = @id ORDER BY start_time DESC, attempt DESC LIMIT 1", [("id", id)],
+            cancellationToken);
+    }
+
     public async Task<bool> CreateAsync(ScanRecord pending, string leaseOwner, DateTimeOffset now, CancellationToken cancellationToken)
     {
         await ensureSchema(cancellationToken);

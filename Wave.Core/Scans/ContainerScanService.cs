@@ -91,6 +91,9 @@ public sealed class ContainerScanService(IScanStore store, IOptions<ScanOptions>
 
     public Task<ScanRecord?> GetScanAsync(string scanId, CancellationToken cancellationToken) => store.FindAsync(scanId, cancellationToken);
 
+    /// <summary>The latest scan started for a build or a mirror, or null.</summary>
+    public Task<ScanRecord?> FindScanOfAsync(ScanOrigin origin, CancellationToken cancellationToken) => store.FindLatestOfAsync(origin, cancellationToken);
+
     public Task<byte[]?> GetSpdxAsync(string scanId, CancellationToken cancellationToken) => store.ReadSpdxAsync(scanId, cancellationToken);
 
     /// <summary>The scans this process is to run (read by the scan worker).</summary>

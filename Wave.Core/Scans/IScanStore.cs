@@ -11,6 +11,9 @@ public interface IScanStore
     /// <summary>The scan of <paramref name="key"/> with the highest attempt, or null.</summary>
     Task<ScanRecord?> FindLatestAsync(string key, CancellationToken cancellationToken);
 
+    /// <summary>The most recent scan started for the build or mirror <paramref name="origin"/> names, or null (its record's <c>scanId</c>).</summary>
+    Task<ScanRecord?> FindLatestOfAsync(ScanOrigin origin, CancellationToken cancellationToken);
+
     /// <summary>Records a pending scan, its lease held by <paramref name="leaseOwner"/>; false when that id (key and attempt) exists already.</summary>
     Task<bool> CreateAsync(ScanRecord pending, string leaseOwner, DateTimeOffset now, CancellationToken cancellationToken);
 

@@ -408,6 +408,7 @@ public sealed class MirrorTests(RegistryFixture registryFixture, MirrorFixture m
         // The copy itself succeeded: the mirror's record says so; the scan is what holds the container back.
         var mirror = await wave.GetAsync($"/v1alpha1/mirrors/{handle.Response.BuildId}");
         Assert.True(mirror.Body!["succeeded"]!.GetValue<bool>(), mirror.Text);
+        Assert.Equal(handle.Response.ScanId, mirror.Body["scanId"]?.GetValue<string>());
         var scan = await wave.GetAsync($"/v1alpha1/scans/{handle.Response.ScanId}");
         Assert.Equal(handle.Response.BuildId, scan.Body!["mirrorId"]?.GetValue<string>());
     }

@@ -94,6 +94,11 @@ public sealed class RequiredScanTests(RegistryFixture registryFixture) : IAsyncD
         Assert.Equal(("SUCCEEDED", "DEBIAN-CVE-2023-5678", "libssl3"), (scan.Body!["status"]!.GetValue<string>(),
             scan.Body["vulnerabilities"]![0]!["id"]!.GetValue<string>(), scan.Body["vulnerabilities"]![0]!["pkgName"]!.GetValue<string>()));
         Assert.Equal(required.Response.BuildId, scan.Body["buildId"]!.GetValue<string>());
+        // The build's record and page name the scan of its image.
+        var build = await wave.GetAsync($"/v1alpha1/builds/{required.Response.BuildId}");
+        Assert.Equal(required.Response.ScanId, build.Body!["scanId"]?.GetValue<string>());
+        var page = await wave.GetAsync($"/view/builds/{required.Response.BuildId}");
+        Assert.Contains($"<a href=\"/view/scans/{required.Response.ScanId}\">{required.Response.ScanId}</a>", page.Text, StringComparison.Ordinal);
 
         // The same image with async: the build and the scan are shared, and nothing holds the container back.
         var asynchronous = await nfWave.SendRequestAsync(new NfWaveRequest { ContainerFile = dockerfile, ScanMode = "async" });

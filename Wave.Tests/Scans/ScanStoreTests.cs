@@ -50,6 +50,26 @@ public abstract class ScanStoreContract
     }
 
     [Fact]
+    public async Task A_build_or_a_mirror_finds_the_latest_scan_started_for_it()
+    {
+        var store = await CreateStoreAsync();
+        var mirrored = Pending() with { Id = ScanId.Format("ffeeddccbbaa9988", 1), Key = "ffeeddccbbaa9988", BuildId = null, MirrorId = "mr-0123456789abcdef_1" };
+        Assert.True(await store.CreateAsync(mirrored, "a", Start, Token));
+        Assert.Null(await store.FindLatestOfAsync(new ScanOrigin(BuildId: "bd-0123456789abcdef_1"), Token));
+        Assert.True(await store.CreateAsync(Pending(), "a", Start, Token));
+        // A second attempt for the same build, a second later: that one is its scan now.
+        Assert.True(await store.CreateAsync(Pending(2) with { StartTime = Start.AddSeconds(1) }, "a", Start, Token));
+        // Another build of the same image is not this build's scan.
+        Assert.True(await store.CreateAsync(Pending(3) with { BuildId = "bd-0123456789abcdef_2", StartTime = Start.AddSeconds(2) }, "a", Start, Token));
+
+        Assert.Equal(Pending(2).Id, (await store.FindLatestOfAsync(new ScanOrigin(BuildId: "bd-0123456789abcdef_1"), Token))?.Id);
+        Assert.Equal(Pending(3).Id, (await store.FindLatestOfAsync(new ScanOrigin(BuildId: "bd-0123456789abcdef_2"), Token))?.Id);
+        Assert.Equal(mirrored.Id, (await store.FindLatestOfAsync(new ScanOrigin(MirrorId: "mr-0123456789abcdef_1"), Token))?.Id);
+        Assert.Null(await store.FindLatestOfAsync(new ScanOrigin(MirrorId: "mr-0123456789abcdef_2"), Token));
+        await Assert.ThrowsAsync<ArgumentException>(() => store.FindLatestOfAsync(new ScanOrigin(RequestId: "3f0c1d2e3f4a5b6c7d8e9f01"), Token));
+    }
+
+    [Fact]
     public async Task Only_the_lease_holder_records_the_outcome_and_a_stale_lease_is_taken_over()
     {
         var store = await CreateStoreAsync();
