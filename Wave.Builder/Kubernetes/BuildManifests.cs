@@ -67,7 +67,8 @@ public static partial class BuildManifests
         }
         if (size > MaxContextBytes)
         {
-            throw new BuildContextException($"the Dockerfile and context files ({size} bytes) exceed the {MaxContextBytes} bytes a ConfigMap can hold");
+            throw new BuildContextException($"the Dockerfile and context files ({size} bytes) exceed the {MaxContextBytes} bytes a ConfigMap can hold; " +
+                $"a shared build workspace has no such limit ({KubernetesBuildOptions.Section}:WorkspaceClaim and {KubernetesBuildOptions.Section}:WorkspaceDirectory)");
         }
         return new V1ConfigMap
         {
@@ -79,8 +80,23 @@ public static partial class BuildManifests
         };
     }
 
+    /// <summary>
+    /// Checks a recipe that goes through the shared workspace (<see cref="KubernetesBuildOptions.WorkspaceClaim"/>) as
+    /// <see cref="ConfigMap"/> checks one it ships: plain relative paths, remote layers and the buildContext fetched.
+    /// </summary>
+    /// <exception cref="BuildContextException">What is wrong with the recipe.</exception>
+    public static void CheckWorkspaceRecipe(BuildJob job)
+    {
+        _ = ContextEntries(job).Count() + BinaryEntries(job).Count();
+        _ = ContextArchive(job);
+    }
+
     public static V1Job Job(KubernetesBuildNames names, string @namespace, BuildJob job, KubernetesBuildOptions options)
     {
+        // The shared workspace holds the recipe with its buildContext unpacked (by the builder); a ConfigMap's recipe
+        // with a buildContext is unpacked by an init container into a folder of the pod.
+        var shared = options.HasSharedWorkspace;
+        var unpacked = !shared && ContextArchive(job) is not null;
         var container = new V1Container
         {
             Name = KubernetesBuildNames.ContainerName,
@@ -91,9 +107,9 @@ public static partial class BuildManifests
             VolumeMounts =
             [
                 // With a buildContext the workspace is the folder the init container filled; otherwise the recipe itself.
-                ContextArchive(job) is null
-                    ? new V1VolumeMount { Name = "workspace", MountPath = options.WorkspacePath, ReadOnlyProperty = true }
-                    : new V1VolumeMount { Name = ContextVolume, MountPath = options.WorkspacePath, ReadOnlyProperty = true },
+                unpacked
+                    ? new V1VolumeMount { Name = ContextVolume, MountPath = options.WorkspacePath, ReadOnlyProperty = true }
+                    : new V1VolumeMount { Name = "workspace", MountPath = options.WorkspacePath, SubPath = shared ? WorkspaceFolder(names) : null, ReadOnlyProperty = true },
                 new V1VolumeMount { Name = "docker-config", MountPath = options.DockerConfigPath, ReadOnlyProperty = true },
                 new V1VolumeMount { Name = "buildkit-state", MountPath = "/home/user/.local/share/buildkit" },
             ],
@@ -124,7 +140,13 @@ public static partial class BuildManifests
             Containers = [container],
             Volumes =
             [
-                new V1Volume { Name = "workspace", ConfigMap = new V1ConfigMapVolumeSource { Name = names.ConfigMap, Items = WorkspaceItems(job) } },
+                shared
+                    ? new V1Volume
+                    {
+                        Name = "workspace",
+                        PersistentVolumeClaim = new V1PersistentVolumeClaimVolumeSource { ClaimName = options.WorkspaceClaim, ReadOnlyProperty = true },
+                    }
+                    : new V1Volume { Name = "workspace", ConfigMap = new V1ConfigMapVolumeSource { Name = names.ConfigMap, Items = WorkspaceItems(job) } },
                 new V1Volume
                 {
                     Name = "docker-config",
@@ -133,7 +155,7 @@ public static partial class BuildManifests
                 new V1Volume { Name = "buildkit-state", EmptyDir = new V1EmptyDirVolumeSource() },
             ],
         };
-        if (ContextArchive(job) is not null)
+        if (unpacked)
         {
             podSpec.Volumes.Add(new V1Volume { Name = ContextVolume, EmptyDir = new V1EmptyDirVolumeSource() });
             podSpec.InitContainers = [ContextInitContainer(job, options, container.SecurityContext)];
@@ -259,6 +281,9 @@ public static partial class BuildManifests
         .. BinaryEntries(job).Select(entry => new V1KeyToPath { Key = entry.Key, Path = entry.Value.Path }),
         .. ContextArchive(job) is null ? Array.Empty<V1KeyToPath>() : [new V1KeyToPath { Key = ContextArchiveKey, Path = ContextArchiveKey }],
     ];
+
+    /// <summary>The build's folder on the shared workspace volume (named like its Job: unique per build id, a plain name).</summary>
+    public static string WorkspaceFolder(KubernetesBuildNames names) => names.Job;
 
     /// <summary>The ConfigMap key (and file name in the recipe volume) of a buildContext archive.</summary>
     public const string ContextArchiveKey = "build-context.tar.gz";

@@ -15,10 +15,10 @@ using Wave.Core.Registry;
 namespace Wave.Builder.Kubernetes;
 
 /// <summary>
-/// Runs a build as one Kubernetes Job: a Secret with the push credentials, a ConfigMap with the recipe, a Job that
-/// runs the builder image (BuildKit rootless by default) with both mounted. Watches the Job to its end, streams the
-/// pod's log into the sink, and deletes all three objects afterwards, whatever happened. KubernetesClient does the
-/// talking.
+/// Runs a build as one Kubernetes Job: a Secret with the push credentials, a ConfigMap with the recipe (or, with a
+/// shared workspace volume, a folder of the build on it), a Job that runs the builder image (BuildKit rootless by
+/// default) with both mounted. Watches the Job to its end, streams the pod's log into the sink, and deletes them
+/// afterwards, whatever happened. KubernetesClient does the talking.
 /// </summary>
 /// <remarks>
 /// A builder restarted in the middle of a build runs the same buildId again. Object names derive from the buildId,
@@ -33,7 +33,7 @@ public sealed class KubernetesBuildBackend(
     TimeProvider? timeProvider = null) : IBuildBackend
 {
     private static readonly TimeSpan CleanupTimeout = TimeSpan.FromSeconds(30);
-    private readonly KubernetesBuildOptions _options = options.Value;
+    private readonly KubernetesBuildOptions _options = options.Value.Problem() is { } problem ? throw new InvalidOperationException(problem) : options.Value;
     private readonly ILogger _logger = logger ?? NullLogger<KubernetesBuildBackend>.Instance;
     private readonly TimeProvider _time = timeProvider ?? TimeProvider.System;
     private IKubernetes Client => cluster.Client;
@@ -46,12 +46,19 @@ public sealed class KubernetesBuildBackend(
         var ns = Namespace;
         var names = KubernetesBuildNames.For(job.BuildId);
         V1Secret secret;
-        V1ConfigMap configMap;
+        V1ConfigMap? configMap = null;
         V1Job jobManifest;
         try
         {
             secret = BuildManifests.Secret(names, ns, job, pushCredentials, _options);
-            configMap = BuildManifests.ConfigMap(names, ns, job, _options);
+            if (_options.HasSharedWorkspace)
+            {
+                BuildManifests.CheckWorkspaceRecipe(job);
+            }
+            else
+            {
+                configMap = BuildManifests.ConfigMap(names, ns, job, _options);
+            }
             jobManifest = BuildManifests.Job(names, ns, job, _options);
         }
         catch (BuildContextException e)
@@ -65,9 +72,20 @@ public sealed class KubernetesBuildBackend(
             await CreateOrReplaceAsync("secrets", ns, names.Secret,
                 ct => Client.CoreV1.CreateNamespacedSecretAsync(secret, ns, cancellationToken: ct),
                 ct => Client.CoreV1.ReplaceNamespacedSecretAsync(secret, names.Secret, ns, cancellationToken: ct), cancellationToken);
-            await CreateOrReplaceAsync("configmaps", ns, names.ConfigMap,
-                ct => Client.CoreV1.CreateNamespacedConfigMapAsync(configMap, ns, cancellationToken: ct),
-                ct => Client.CoreV1.ReplaceNamespacedConfigMapAsync(configMap, names.ConfigMap, ns, cancellationToken: ct), cancellationToken);
+            if (configMap is null)
+            {
+                if (await WriteWorkspaceAsync(job, names, cancellationToken) is { } problem)
+                {
+                    await log.AppendAsync($"Cannot run the build on Kubernetes: {problem}\n", cancellationToken);
+                    return new BuildOutcome(false, null, null, problem, _time.GetElapsedTime(started));
+                }
+            }
+            else
+            {
+                await CreateOrReplaceAsync("configmaps", ns, names.ConfigMap,
+                    ct => Client.CoreV1.CreateNamespacedConfigMapAsync(configMap, ns, cancellationToken: ct),
+                    ct => Client.CoreV1.ReplaceNamespacedConfigMapAsync(configMap, names.ConfigMap, ns, cancellationToken: ct), cancellationToken);
+            }
             var (created, isNew) = await CreateOrGetJobAsync(ns, jobManifest, cancellationToken);
             _logger.LogInformation("Build {BuildId} runs as Kubernetes Job {Namespace}/{Job}{Reused}", job.BuildId, ns, names.Job, isNew ? "" : " (reusing the existing Job)");
             return await FollowAsync(job, ns, names, created, log, started, cancellationToken);
@@ -75,6 +93,61 @@ public sealed class KubernetesBuildBackend(
         finally
         {
             await CleanUpAsync(ns, names);
+        }
+    }
+
+    /// <summary>
+    /// Writes the recipe into the build's folder on the shared workspace: the context (<see cref="Local.BuildFolder.WriteContextAsync"/>)
+    /// with the Dockerfile over it, as the init container lays out a ConfigMap's. It is written beside the folder and
+    /// moved into place, so a pod never mounts half a recipe; a folder already there is a previous run's of this build
+    /// id (the same content: the id is derived from it), which a reused Job's pod may be reading, and is kept.
+    /// </summary>
+    /// <returns>Null, or why the folder could not be written.</returns>
+    private async Task<string?> WriteWorkspaceAsync(BuildJob job, KubernetesBuildNames names, CancellationToken cancellationToken)
+    {
+        var root = _options.WorkspaceDirectory!;
+        var folder = Path.Combine(root, BuildManifests.WorkspaceFolder(names));
+        var staging = Path.Combine(root, $".{BuildManifests.WorkspaceFolder(names)}-{Guid.NewGuid():N}");
+        try
+        {
+            if (Directory.Exists(folder))
+            {
+                return null;
+            }
+            await Local.BuildFolder.WriteContextAsync(job, staging, cancellationToken);
+            await File.WriteAllTextAsync(Path.Combine(staging, "Dockerfile"), job.Dockerfile, cancellationToken);
+            try
+            {
+                Directory.Move(staging, folder);
+            }
+            catch (IOException) when (Directory.Exists(folder))
+            {
+                // Another run of this build moved its copy first.
+            }
+            return null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException)
+        {
+            return $"the build's workspace could not be written to {folder} ({KubernetesBuildOptions.Section}:WorkspaceDirectory): {e.Message}";
+        }
+        finally
+        {
+            DeleteFolder(staging);
+        }
+    }
+
+    private void DeleteFolder(string folder)
+    {
+        try
+        {
+            if (Directory.Exists(folder))
+            {
+                Directory.Delete(folder, recursive: true);
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            _logger.LogWarning("Could not delete the build workspace folder {Folder}: {Error}", folder, e.Message);
         }
     }
 
@@ -332,17 +405,27 @@ public sealed class KubernetesBuildBackend(
     private async Task<IList<V1Pod>> ListPodsAsync(string ns, KubernetesBuildNames names, CancellationToken cancellationToken) =>
         (await CallAsync("list", "pods", ns, null, () => Client.CoreV1.ListNamespacedPodAsync(ns, labelSelector: names.PodSelector, cancellationToken: cancellationToken))).Items;
 
-    /// <summary>Deletes the Job (its pods in the background), the Secret and the ConfigMap, even after a cancellation.</summary>
+    /// <summary>
+    /// Deletes the Job (its pods in the background), the Secret and the ConfigMap, or the build's folder on the shared
+    /// workspace, even after a cancellation.
+    /// </summary>
     private async Task CleanUpAsync(string ns, KubernetesBuildNames names)
     {
         using var timeout = new CancellationTokenSource(CleanupTimeout);
-        var deletions = new (string Resource, string Name, Func<CancellationToken, Task> Delete)[]
-        {
+        List<(string Resource, string Name, Func<CancellationToken, Task> Delete)> deletions =
+        [
             // Without a propagation policy the Job's pods would be orphaned.
             ("jobs", names.Job, ct => Client.BatchV1.DeleteNamespacedJobAsync(names.Job, ns, propagationPolicy: "Background", cancellationToken: ct)),
             ("secrets", names.Secret, ct => Client.CoreV1.DeleteNamespacedSecretAsync(names.Secret, ns, cancellationToken: ct)),
-            ("configmaps", names.ConfigMap, ct => Client.CoreV1.DeleteNamespacedConfigMapAsync(names.ConfigMap, ns, cancellationToken: ct)),
-        };
+        ];
+        if (_options.HasSharedWorkspace)
+        {
+            DeleteFolder(Path.Combine(_options.WorkspaceDirectory!, BuildManifests.WorkspaceFolder(names)));
+        }
+        else
+        {
+            deletions.Add(("configmaps", names.ConfigMap, ct => Client.CoreV1.DeleteNamespacedConfigMapAsync(names.ConfigMap, ns, cancellationToken: ct)));
+        }
         foreach (var (resource, name, delete) in deletions)
         {
             try

@@ -84,6 +84,25 @@ public sealed class KubernetesBuildOptions
     /// <summary>Where the Dockerfile and the context files are mounted.</summary>
     public string WorkspacePath { get; set; } = "/workspace";
 
+    /// <summary>
+    /// A PersistentVolumeClaim of the build namespace (ReadWriteMany) that this builder has mounted at
+    /// <see cref="WorkspaceDirectory"/>: with both set, a build's recipe (Dockerfile, context files, frozen layers and the
+    /// unpacked <c>buildContext</c>) is written to a folder of the build on that volume and mounted into the pod by
+    /// <c>subPath</c>, as the Wave server's shared build workspace is, instead of travelling in a ConfigMap, which holds
+    /// at most 1 MiB. Without them, a larger recipe fails the build with a message naming these settings.
+    /// </summary>
+    public string? WorkspaceClaim { get; set; }
+
+    /// <summary>Where this builder process sees the volume of <see cref="WorkspaceClaim"/>.</summary>
+    public string? WorkspaceDirectory { get; set; }
+
+    /// <summary>Whether recipes go through <see cref="WorkspaceClaim"/> rather than a ConfigMap.</summary>
+    internal bool HasSharedWorkspace => !string.IsNullOrWhiteSpace(WorkspaceClaim);
+
+    /// <summary>Null when the options hang together; otherwise what is wrong, naming the settings.</summary>
+    public string? Problem() => string.IsNullOrWhiteSpace(WorkspaceClaim) == string.IsNullOrWhiteSpace(WorkspaceDirectory) ? null
+        : $"{Section}:WorkspaceClaim and {Section}:WorkspaceDirectory go together: the claim the build pods mount, and where this builder has the same volume mounted";
+
     /// <summary>How long Kubernetes keeps a finished Job if Wave could not delete it.</summary>
     public int TtlSecondsAfterFinished { get; set; } = 3600;
 

@@ -59,25 +59,8 @@ internal sealed class BuildFolder
 
     public async Task WriteAsync(BuildJob job, string registriesConf, string authJson, CancellationToken cancellationToken)
     {
-        Directory.CreateDirectory(Context);
-        if (job.BuildContext?.Data is { } archive)
-        {
-            // First, so that the recipe's own files (conda.yml, layer-N.tar.gz) win over same-named ones of the archive.
-            await BuildContextUnpacker.UnpackAsync(archive, Context, cancellationToken);
-        }
+        await WriteContextAsync(job, Context, cancellationToken);
         await File.WriteAllTextAsync(Dockerfile, job.Dockerfile, Utf8, cancellationToken);
-        foreach (var (relative, content) in job.ContextFiles)
-        {
-            var file = System.IO.Path.Combine(Context, relative.Replace('\\', '/'));
-            Directory.CreateDirectory(System.IO.Path.GetDirectoryName(file)!);
-            await File.WriteAllTextAsync(file, content, Utf8, cancellationToken);
-        }
-        foreach (var (relative, content) in job.BinaryContextFiles)
-        {
-            var file = System.IO.Path.Combine(Context, relative.Replace('\\', '/'));
-            Directory.CreateDirectory(System.IO.Path.GetDirectoryName(file)!);
-            await File.WriteAllBytesAsync(file, content, cancellationToken);
-        }
         await File.WriteAllTextAsync(RegistriesConf, registriesConf, Utf8, cancellationToken);
         var privateFile = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
         if (!OperatingSystem.IsWindows())
@@ -86,6 +69,33 @@ internal sealed class BuildFolder
         }
         await using var auth = new FileStream(AuthFile, privateFile);
         await auth.WriteAsync(Utf8.GetBytes(authJson), cancellationToken);
+    }
+
+    /// <summary>
+    /// Writes what a build's Dockerfile may COPY into <paramref name="context"/>: the unpacked <c>buildContext</c> first,
+    /// so that the recipe's own files (conda.yml, layer-N.tar.gz) win over same-named ones of the archive, then the
+    /// context files and the binary ones (frozen layers). The paths were checked before (<see cref="InvalidContextPath"/>).
+    /// </summary>
+    /// <exception cref="InvalidDataException">The buildContext is not a gzip tar, or an entry breaks the rules.</exception>
+    public static async Task WriteContextAsync(BuildJob job, string context, CancellationToken cancellationToken)
+    {
+        Directory.CreateDirectory(context);
+        if (job.BuildContext?.Data is { } archive)
+        {
+            await BuildContextUnpacker.UnpackAsync(archive, context, cancellationToken);
+        }
+        foreach (var (relative, content) in job.ContextFiles)
+        {
+            var file = System.IO.Path.Combine(context, relative.Replace('\\', '/'));
+            Directory.CreateDirectory(System.IO.Path.GetDirectoryName(file)!);
+            await File.WriteAllTextAsync(file, content, Utf8, cancellationToken);
+        }
+        foreach (var (relative, content) in job.BinaryContextFiles)
+        {
+            var file = System.IO.Path.Combine(context, relative.Replace('\\', '/'));
+            Directory.CreateDirectory(System.IO.Path.GetDirectoryName(file)!);
+            await File.WriteAllBytesAsync(file, content, cancellationToken);
+        }
     }
 
     /// <summary>Housekeeping may run before the build wrote its files; buildah wants the file it is pointed at to exist.</summary>

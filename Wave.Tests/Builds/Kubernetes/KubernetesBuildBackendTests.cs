@@ -302,8 +302,116 @@ public sealed class KubernetesBuildBackendTests(KubernetesFixture kube)
         var outcome = await ns.Backend(Options()).RunAsync(job, Credentials(), new CollectingLogSink(), TestContext.Current.CancellationToken);
 
         Assert.False(outcome.Succeeded);
-        Assert.Contains("ConfigMap", outcome.FailureReason);
+        Assert.Contains("exceed the 1000000 bytes a ConfigMap can hold", outcome.FailureReason);
+        Assert.Contains("Wave:Build:Kubernetes:WorkspaceClaim and Wave:Build:Kubernetes:WorkspaceDirectory", outcome.FailureReason);
         Assert.True(await ns.IsEmptyAsync());
+    }
+
+    /// <summary>The workspace claim as an operator makes it; with no storage provisioner here it stays Pending, which the pod may name.</summary>
+    private static async Task<KubernetesBuildOptions> SharedWorkspaceAsync(BuildNamespace ns, string directory)
+    {
+        await ns.Admin.CoreV1.CreateNamespacedPersistentVolumeClaimAsync(new V1PersistentVolumeClaim
+        {
+            Metadata = new V1ObjectMeta { Name = "wave-workspace" },
+            Spec = new V1PersistentVolumeClaimSpec
+            {
+                AccessModes = ["ReadWriteMany"],
+                Resources = new V1VolumeResourceRequirements { Requests = new Dictionary<string, ResourceQuantity> { ["storage"] = new("10Gi") } },
+            },
+        }, ns.Name, cancellationToken: TestContext.Current.CancellationToken);
+        return Options(o => (o.WorkspaceClaim, o.WorkspaceDirectory) = ("wave-workspace", directory));
+    }
+
+    [Fact]
+    public async Task A_recipe_too_large_for_a_configmap_goes_through_the_shared_workspace_folder_the_pod_mounts_by_subpath()
+    {
+        await using var ns = await BuildNamespace.CreateAsync(kube);
+        var workspace = Directory.CreateTempSubdirectory("wave-k8s-workspace-").FullName;
+        var options = await SharedWorkspaceAsync(ns, workspace);
+        var release = new TaskCompletionSource();
+        await using var pods = ns.Server.Kubelet.Run(ns.Name, new PodScript { Lines = [$"#9 pushing manifest for x@{PushedDigest} 0.1s done"], Until = release.Task });
+        var layer = System.Security.Cryptography.RandomNumberGenerator.GetBytes(3_000_000);
+        var archive = ContextArchive(("app/hello.txt", "hello from the context\n"), ("conda.yml", "from the archive, replaced by the recipe's\n"), ("Dockerfile", "FROM scratch\n"));
+        var job = Job() with
+        {
+            Dockerfile = "FROM busybox\nADD layer-0.tar.gz /\nCOPY app /app\n",
+            BinaryContextFiles = new Dictionary<string, byte[]> { ["layer-0.tar.gz"] = layer },
+            BuildContext = new BuildContextArchive { Data = archive, GzipDigest = "sha256:" + new string('c', 64), GzipSize = archive.Length, TarDigest = "sha256:" + new string('d', 64) },
+        };
+        var names = KubernetesBuildNames.For(job.BuildId);
+        var folder = Path.Combine(workspace, BuildManifests.WorkspaceFolder(names));
+
+        var build = ns.Backend(options).RunAsync(job, Credentials(), new CollectingLogSink(), TestContext.Current.CancellationToken);
+        var pod = await pods.WaitForRunningPodAsync();
+        // While the pod runs, the folder holds the recipe over the unpacked context, and nothing half-written is beside it.
+        Assert.Equal(layer, await File.ReadAllBytesAsync(Path.Combine(folder, "layer-0.tar.gz"), TestContext.Current.CancellationToken));
+        Assert.Equal(job.Dockerfile, await File.ReadAllTextAsync(Path.Combine(folder, "Dockerfile"), TestContext.Current.CancellationToken));
+        Assert.Equal("dependencies: [python]\n", await File.ReadAllTextAsync(Path.Combine(folder, "conda.yml"), TestContext.Current.CancellationToken));
+        Assert.Equal("hello from the context\n", await File.ReadAllTextAsync(Path.Combine(folder, "app/hello.txt"), TestContext.Current.CancellationToken));
+        Assert.Equal("#!/bin/sh\n", await File.ReadAllTextAsync(Path.Combine(folder, "scripts/setup.sh"), TestContext.Current.CancellationToken));
+        Assert.Equal([folder], Directory.GetFileSystemEntries(workspace));
+        var configMap = (await ns.ObjectsOfAsync(job.BuildId)).ConfigMap;
+        release.SetResult();
+        var outcome = await build;
+
+        Assert.True(outcome.Succeeded, outcome.FailureReason);
+        Assert.Null(configMap);
+        Assert.Null(pod.Spec.InitContainers);
+        var mount = pod.Spec.Containers[0].VolumeMounts.Single(m => m.MountPath == "/workspace");
+        Assert.Equal((names.Job, true), (mount.SubPath, mount.ReadOnlyProperty));
+        Assert.Equal("wave-workspace", pod.Spec.Volumes.Single(v => v.Name == mount.Name).PersistentVolumeClaim.ClaimName);
+        Assert.False(Directory.Exists(folder));
+        await ns.AssertBuildObjectsGoneAsync(job.BuildId);
+    }
+
+    [Fact]
+    public async Task A_restarted_builder_keeps_the_workspace_folder_its_first_run_wrote_and_deletes_it_at_the_end()
+    {
+        await using var ns = await BuildNamespace.CreateAsync(kube);
+        var workspace = Directory.CreateTempSubdirectory("wave-k8s-workspace-").FullName;
+        var options = await SharedWorkspaceAsync(ns, workspace);
+        var job = Job();
+        // What the first run left: the pod of a reused Job may be reading it.
+        var folder = Directory.CreateDirectory(Path.Combine(workspace, BuildManifests.WorkspaceFolder(KubernetesBuildNames.For(job.BuildId)))).FullName;
+        await File.WriteAllTextAsync(Path.Combine(folder, "Dockerfile"), "written by the first run\n", TestContext.Current.CancellationToken);
+        var release = new TaskCompletionSource();
+        await using var pods = ns.Server.Kubelet.Run(ns.Name, new PodScript { Lines = [$"#9 pushing manifest for x@{PushedDigest} 0.1s done"], Until = release.Task });
+
+        var build = ns.Backend(options).RunAsync(job, Credentials(), new CollectingLogSink(), TestContext.Current.CancellationToken);
+        await pods.WaitForRunningPodAsync();
+        Assert.Equal("written by the first run\n", await File.ReadAllTextAsync(Path.Combine(folder, "Dockerfile"), TestContext.Current.CancellationToken));
+        release.SetResult();
+
+        Assert.True((await build).Succeeded);
+        Assert.False(Directory.Exists(folder));
+    }
+
+    [Fact]
+    public async Task A_workspace_claim_without_the_builders_own_mount_of_it_is_refused_naming_both_settings()
+    {
+        await using var ns = await BuildNamespace.CreateAsync(kube);
+        var e = Assert.Throws<InvalidOperationException>(() => ns.Backend(Options(o => o.WorkspaceClaim = "wave-workspace")));
+        Assert.Equal("Wave:Build:Kubernetes:WorkspaceClaim and Wave:Build:Kubernetes:WorkspaceDirectory go together: the claim the build pods mount, " +
+            "and where this builder has the same volume mounted", e.Message);
+        Assert.Throws<InvalidOperationException>(() => ns.Backend(Options(o => o.WorkspaceDirectory = "/mnt/wave")));
+    }
+
+    [Fact]
+    public async Task A_workspace_folder_that_cannot_be_written_fails_the_build_saying_where_and_creates_no_job()
+    {
+        await using var ns = await BuildNamespace.CreateAsync(kube);
+        var blocked = Path.Combine(Directory.CreateTempSubdirectory("wave-k8s-workspace-").FullName, "not-a-folder");
+        await File.WriteAllTextAsync(blocked, "a file where the workspace should be", TestContext.Current.CancellationToken);
+        var options = await SharedWorkspaceAsync(ns, blocked);
+        var job = Job();
+
+        var outcome = await ns.Backend(options).RunAsync(job, Credentials(), new CollectingLogSink(), TestContext.Current.CancellationToken);
+
+        Assert.False(outcome.Succeeded);
+        Assert.StartsWith($"the build's workspace could not be written to {blocked}/{BuildManifests.WorkspaceFolder(KubernetesBuildNames.For(job.BuildId))} " +
+            "(Wave:Build:Kubernetes:WorkspaceDirectory): ", outcome.FailureReason, StringComparison.Ordinal);
+        Assert.Empty((await ns.Admin.BatchV1.ListNamespacedJobAsync(ns.Name, cancellationToken: TestContext.Current.CancellationToken)).Items);
+        await ns.AssertBuildObjectsGoneAsync(job.BuildId);
     }
 
     [Fact]

@@ -87,5 +87,12 @@ public sealed partial class KubernetesBuildPiecesTests
         };
 
         Assert.Throws<BuildContextException>(() => BuildManifests.ConfigMap(KubernetesBuildNames.For("b"), "ns", job, new KubernetesBuildOptions()));
+        // Nor may they through the shared workspace, where the builder writes them itself.
+        Assert.Throws<BuildContextException>(() => BuildManifests.CheckWorkspaceRecipe(job));
+        Assert.Throws<BuildContextException>(() => BuildManifests.CheckWorkspaceRecipe(job with
+        {
+            ContextFiles = new Dictionary<string, string>(),
+            BinaryContextFiles = new Dictionary<string, byte[]> { [path] = [1] },
+        }));
     }
 }
