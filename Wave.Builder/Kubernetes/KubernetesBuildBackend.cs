@@ -132,22 +132,7 @@ public sealed class KubernetesBuildBackend(
         }
         finally
         {
-            DeleteFolder(staging);
-        }
-    }
-
-    private void DeleteFolder(string folder)
-    {
-        try
-        {
-            if (Directory.Exists(folder))
-            {
-                Directory.Delete(folder, recursive: true);
-            }
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            _logger.LogWarning("Could not delete the build workspace folder {Folder}: {Error}", folder, e.Message);
+            Local.BuildFolder.At(staging).Delete(_logger);
         }
     }
 
@@ -420,7 +405,7 @@ public sealed class KubernetesBuildBackend(
         ];
         if (_options.HasSharedWorkspace)
         {
-            DeleteFolder(Path.Combine(_options.WorkspaceDirectory!, BuildManifests.WorkspaceFolder(names)));
+            Local.BuildFolder.At(Path.Combine(_options.WorkspaceDirectory!, BuildManifests.WorkspaceFolder(names))).Delete(_logger);
         }
         else
         {
