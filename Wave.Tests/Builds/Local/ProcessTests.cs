@@ -96,11 +96,33 @@ public sealed class ProcessTests
         Assert.True(members.Count >= 4, $"expected the shell, the inner shell and two sleeps; found {members.Count}");
         Assert.DoesNotContain(Environment.ProcessId, members);
 
+        var started = members.ToDictionary(pid => pid, StartTime);
         ProcessTree.Kill(tree.Id);
         await tree.WaitForExitAsync(TimeSpan.FromSeconds(5));
+        // SIGKILL is delivered asynchronously: a stopped sibling may still be on its way out when the root
+        // has been reaped, so each member gets a few seconds, and a pid taken over by a newer process counts as gone.
         foreach (var pid in members)
         {
-            Assert.False(IsAlive(pid), $"process {pid} survived");
+            for (var waited = 0; waited < 50 && IsAlive(pid) && StartTime(pid) == started[pid]; waited++)
+            {
+                await Task.Delay(100, TestContext.Current.CancellationToken);
+            }
+            Assert.False(IsAlive(pid) && StartTime(pid) == started[pid], $"process {pid} survived");
+        }
+    }
+
+    /// <summary>The start time in clock ticks (field 22 of <c>/proc/PID/stat</c>), or null when the process is gone.</summary>
+    private static string? StartTime(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            return fields.Length > 19 ? fields[19] : null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
         }
     }
 
