@@ -1,6 +1,7 @@
 using System.Threading.Channels;
 
 using Wave.Builder.Local;
+using Wave.Tests.AppHost;
 using Wave.Tests.Infrastructure;
 
 namespace Wave.Tests.Builds.Local;
@@ -96,33 +97,19 @@ public sealed class ProcessTests
         Assert.True(members.Count >= 4, $"expected the shell, the inner shell and two sleeps; found {members.Count}");
         Assert.DoesNotContain(Environment.ProcessId, members);
 
-        var started = members.ToDictionary(pid => pid, StartTime);
+        var entries = ProcessTable.Snapshot().Where(p => members.Contains(p.Pid)).ToList();
+        Assert.Equal(members.Count, entries.Count);
         ProcessTree.Kill(tree.Id);
         await tree.WaitForExitAsync(TimeSpan.FromSeconds(5));
-        // SIGKILL is delivered asynchronously: a stopped sibling may still be on its way out when the root
-        // has been reaped, so each member gets a few seconds, and a pid taken over by a newer process counts as gone.
-        foreach (var pid in members)
+        // SIGKILL is delivered asynchronously: a stopped sibling may still be on its way out when the root has been
+        // reaped, so each member gets a few seconds (ProcessTable tells a pid taken over by a newer process apart).
+        foreach (var entry in entries)
         {
-            for (var waited = 0; waited < 50 && IsAlive(pid) && StartTime(pid) == started[pid]; waited++)
+            for (var waited = 0; waited < 50 && ProcessTable.IsAlive(entry); waited++)
             {
                 await Task.Delay(100, TestContext.Current.CancellationToken);
             }
-            Assert.False(IsAlive(pid) && StartTime(pid) == started[pid], $"process {pid} survived");
-        }
-    }
-
-    /// <summary>The start time in clock ticks (field 22 of <c>/proc/PID/stat</c>), or null when the process is gone.</summary>
-    private static string? StartTime(int pid)
-    {
-        try
-        {
-            var stat = File.ReadAllText($"/proc/{pid}/stat");
-            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-            return fields.Length > 19 ? fields[19] : null;
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            return null;
+            Assert.False(ProcessTable.IsAlive(entry), $"process {entry} survived");
         }
     }
 
@@ -130,42 +117,12 @@ public sealed class ProcessTests
     {
         for (var attempt = 0; attempt < 50; attempt++)
         {
-            var alive = Directory.EnumerateDirectories("/proc")
-                .Where(d => int.TryParse(Path.GetFileName(d), out _))
-                .Where(d => ReadCommandLine(d).Contains(marker, StringComparison.Ordinal))
-                .ToList();
-            if (alive.Count == 0)
+            if (!ProcessTable.Snapshot().Any(p => p.CommandLine.Contains(marker, StringComparison.Ordinal)))
             {
                 return;
             }
             await Task.Delay(100, TestContext.Current.CancellationToken);
         }
         Assert.Fail($"processes of the cancelled command are still running ({marker})");
-    }
-
-    private static string ReadCommandLine(string procDirectory)
-    {
-        try
-        {
-            return File.ReadAllText(Path.Combine(procDirectory, "cmdline")).Replace('\0', ' ');
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            return "";
-        }
-    }
-
-    /// <summary>Alive and not a zombie (a killed process stays a zombie until its parent reaps it).</summary>
-    private static bool IsAlive(int pid)
-    {
-        try
-        {
-            var stat = File.ReadAllText($"/proc/{pid}/stat");
-            return stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[0] != "Z";
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            return false;
-        }
     }
 }
