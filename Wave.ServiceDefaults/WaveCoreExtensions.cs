@@ -14,8 +14,8 @@ public static class WaveCoreExtensions
     private sealed class WaveCoreMarker;
 
     /// <summary>
-    /// What every Wave service shares: the state store, the registry client with the configured registries
-    /// (<c>Wave:Registries</c>), the container request store, rate limits and usage metrics. Safe to call from each
+    /// What every Wave service shares: the state store, the outbound-address policy, the registry client with the
+    /// configured registries (<c>Wave:Registries</c>), the container request store, rate limits and usage metrics. Safe to call from each
     /// service in one host.
     /// </summary>
     public static IHostApplicationBuilder AddWaveCore(this IHostApplicationBuilder builder)
@@ -27,6 +27,7 @@ public static class WaveCoreExtensions
         builder.Services.AddSingleton<WaveCoreMarker>();
         builder.AddWaveState();
         builder.Services.Configure<RegistryOptions>(builder.Configuration.GetSection("Wave"));
+        builder.AddWaveNetworkPolicy();
         builder.Services.AddRegistryClient();
         builder.Services.TryAddSingleton<ContainerRequestStore>();
         builder.Services.Configure<CredentialSealerOptions>(builder.Configuration.GetSection("Wave:Security"));

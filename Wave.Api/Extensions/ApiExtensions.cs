@@ -27,7 +27,6 @@ public static class ApiExtensions
         builder.Services.Configure<BuildOptions>(builder.Configuration.GetSection(BuildOptions.Section));
         builder.Services.AddSingleton<BuildService>();
         builder.Services.AddSingleton<ContainerInspector>();
-        builder.AddWaveNetworkPolicy();
         builder.Services.AddSingleton(services => ServiceCapabilities.For(services.GetRequiredService<IOptions<BuildOptions>>().Value,
             services.GetRequiredService<IOptions<Wave.Core.Mirrors.MirrorOptions>>().Value) with
         {
@@ -38,7 +37,7 @@ public static class ApiExtensions
         builder.Services.Configure<IdentityOptions>(builder.Configuration.GetSection("Wave:Identity"));
         // No cookie container: Platform answers a token refresh with cookies, which must never be shared between users.
         builder.Services.AddHttpClient(PlatformUserClient.HttpClientName, client => client.Timeout = TimeSpan.FromSeconds(20))
-            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { UseCookies = false, ConnectCallback = Wave.Core.Security.MetadataAddressGuard.ConnectAsync });
+            .ConfigurePrimaryHttpMessageHandler(services => new SocketsHttpHandler { UseCookies = false, ConnectCallback = Wave.Core.Security.OutboundConnectionGuard.For(services) });
         builder.Services.AddSingleton<PlatformTokenStore>();
         builder.Services.AddSingleton<PlatformUserClient>();
         builder.Services.AddSingleton<IdentityResolver>();

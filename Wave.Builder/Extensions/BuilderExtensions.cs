@@ -46,16 +46,7 @@ public static class BuilderExtensions
         DecorateWithSif(builder.Services);
 
         builder.Services.AddHttpClient(RemoteLayerFetcher.HttpClientName, client => client.Timeout = TimeSpan.FromMinutes(10))
-            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { ConnectCallback = Wave.Core.Security.MetadataAddressGuard.ConnectAsync });
-        if (!builder.Services.Any(d => d.ServiceType == typeof(Wave.Core.Security.NetworkTargetPolicy)))
-        {
-            // A builder of its own (not hosted with the Api, which registers the policy): the same rule for loopback,
-            // allowed in the embedded run only.
-            builder.Services.Configure<Wave.Core.Security.NetworkTargetOptions>(builder.Configuration.GetSection("Wave:Security"));
-            builder.Services.PostConfigure<Wave.Core.Security.NetworkTargetOptions>(options =>
-                options.AllowLoopback ??= string.IsNullOrWhiteSpace(builder.Configuration.GetConnectionString("redis")));
-            builder.Services.AddSingleton<Wave.Core.Security.NetworkTargetPolicy>();
-        }
+            .ConfigurePrimaryHttpMessageHandler(services => new SocketsHttpHandler { ConnectCallback = Wave.Core.Security.OutboundConnectionGuard.For(services) });
         builder.Services.AddSingleton<RemoteLayerFetcher>();
         builder.Services.AddSingleton<BuildRunner>();
         builder.AddWaveMirrorCopies();

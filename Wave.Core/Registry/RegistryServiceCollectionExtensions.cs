@@ -22,14 +22,14 @@ public static class RegistryServiceCollectionExtensions
     {
         services.AddOptions<RegistryOptions>();
         services.AddHttpClient(HttpClientName, client => client.Timeout = TimeSpan.FromSeconds(100))
-            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler
+            .ConfigurePrimaryHttpMessageHandler(services => new SocketsHttpHandler
             {
                 AllowAutoRedirect = false,
                 ConnectTimeout = TimeSpan.FromSeconds(30),
                 PooledConnectionLifetime = TimeSpan.FromMinutes(5),
                 AutomaticDecompression = DecompressionMethods.None,
-                // Upstreams are named by clients: no connection to a metadata address, whatever the name resolves to now.
-                ConnectCallback = Security.MetadataAddressGuard.ConnectAsync,
+                // Upstreams are named by clients, realms and redirects by upstreams: each connection is held to the policy.
+                ConnectCallback = Security.OutboundConnectionGuard.For(services),
             });
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<IRegistryCredentialsProvider, ConfiguredRegistryCredentials>();

@@ -30,9 +30,10 @@ public sealed class NetworkTargetOptions
 /// guards against server-side request forgery: link-local and cloud metadata addresses are always refused; loopback
 /// only when <see cref="NetworkTargetOptions.AllowLoopback"/> (by default in the embedded run) or an allowed network
 /// says so; other private ranges only when allowed by configuration. Every address the name resolves to must pass.
-/// Hosts the operator configured are trusted. A name that resolves differently between this check and the
-/// connection is caught at connection time for the ranges no configuration allows (<see cref="MetadataAddressGuard"/>,
-/// on every outbound HttpClient of Wave's), not for loopback and private ones.
+/// Hosts the operator configured are trusted. The same rule holds again when Wave connects
+/// (<see cref="OutboundConnectionGuard"/>, on every outbound HttpClient of Wave's), for every host a connection is
+/// opened to: a name that resolves elsewhere after the request-time check (DNS rebinding), a token realm or a redirect
+/// target the upstream chose, is judged by the address actually dialled.
 /// </summary>
 public sealed class NetworkTargetPolicy(IOptions<NetworkTargetOptions> options)
 {
@@ -83,29 +84,31 @@ public sealed class NetworkTargetPolicy(IOptions<NetworkTargetOptions> options)
         {
             return "does not resolve to any address";
         }
-        foreach (var raw in addresses)
+        return addresses.Select(RefusalOf).FirstOrDefault(r => r is not null);
+    }
+
+    /// <summary>Whether the operator configured <paramref name="authority"/> (host, or host:port when not the scheme's default).</summary>
+    public bool IsTrusted(string authority) => _trusted.Contains(authority);
+
+    /// <summary>Null when Wave may reach <paramref name="raw"/> (a host's address not trusted by name); otherwise why not.</summary>
+    public string? RefusalOf(IPAddress raw)
+    {
+        var address = raw.IsIPv4MappedToIPv6 ? raw.MapToIPv4() : raw;
+        if (IsAlwaysRefused(address))
         {
-            var address = raw.IsIPv4MappedToIPv6 ? raw.MapToIPv4() : raw;
-            if (IsAlwaysRefused(address))
-            {
-                return $"resolves to {address}, a link-local or cloud metadata address";
-            }
-            if (_allowed.Any(n => n.Contains(address)))
-            {
-                continue;
-            }
-            if (Loopback.Any(n => n.Contains(address)))
-            {
-                if (!_allowLoopback)
-                {
-                    return $"resolves to {address}, a loopback address this deployment does not reach (Wave:Security:AllowLoopback, Wave:Security:AllowedNetworks)";
-                }
-                continue;
-            }
-            if (Private.Any(n => n.Contains(address)))
-            {
-                return $"resolves to {address}, a private address not allowed by Wave:Security:AllowedNetworks";
-            }
+            return $"resolves to {address}, a link-local or cloud metadata address";
+        }
+        if (_allowed.Any(n => n.Contains(address)))
+        {
+            return null;
+        }
+        if (Loopback.Any(n => n.Contains(address)))
+        {
+            return _allowLoopback ? null : $"resolves to {address}, a loopback address this deployment does not reach (Wave:Security:AllowLoopback, Wave:Security:AllowedNetworks)";
+        }
+        if (Private.Any(n => n.Contains(address)))
+        {
+            return $"resolves to {address}, a private address not allowed by Wave:Security:AllowedNetworks";
         }
         return null;
     }
@@ -117,7 +120,7 @@ public sealed class NetworkTargetPolicy(IOptions<NetworkTargetOptions> options)
     /// </summary>
     public async Task<string?> CheckAsync(Uri target, CancellationToken cancellationToken, string? configuredName = null)
     {
-        if (_trusted.Contains(target.Authority) || (configuredName is not null && _trusted.Contains(configuredName)))
+        if (IsTrusted(target.Authority) || (configuredName is not null && IsTrusted(configuredName)))
         {
             return null;
         }

@@ -17,7 +17,9 @@ namespace Wave.ServiceDefaults.Http;
 /// sent twice starts or extends an upload twice, and the request's content may be a stream that cannot be sent again.</item>
 /// <item><b>A 401 is never retried</b>: it is an answer (a challenge, or refused credentials), not a failure that
 /// passes; the registry client answers a challenge itself, once. The retried answers are those that pass: 408, 429
-/// and 5xx, and no answer at all (a refused or broken connection, an attempt timed out).</item>
+/// and 5xx, and no answer at all (a refused or broken connection, an attempt timed out). A connection the
+/// outbound-address policy would not open (<see cref="Wave.Core.Security.OutboundConnectionGuard"/>) is not retried
+/// either: the same address would be refused again.</item>
 /// <item><b>Timeouts bound the wait for an answer's headers, never the reading of a body.</b> Every registry call
 /// is sent with <see cref="HttpCompletionOption.ResponseHeadersRead"/>: the pipeline (and its timeouts) ends when
 /// the headers are in, and a 5 GB layer streams for as long as it takes. The attempt timeout is 30 s (the standard
@@ -58,6 +60,11 @@ public static class HttpResilienceDefaults
         options.TotalRequestTimeout.Timeout = TotalRequestTimeout;
         // The breaker samples at least twice the attempt timeout (the options' own rule).
         options.CircuitBreaker.SamplingDuration = AttemptTimeout * 2;
+        // A refused address is Wave's decision, not the host failing: it neither opens the circuit nor is retried.
+        var failure = options.CircuitBreaker.ShouldHandle;
+        options.CircuitBreaker.ShouldHandle = args => Wave.Core.Security.OutboundAddressRefusedException.IsIn(args.Outcome.Exception)
+            ? ValueTask.FromResult(false)
+            : failure(args);
         options.RateLimiter.DefaultRateLimiterOptions.PermitLimit = PermitLimit;
 
         var retry = options.Retry;
@@ -69,6 +76,7 @@ public static class HttpResilienceDefaults
         retry.DelayGenerator = static args => ValueTask.FromResult(RetryAfter(args.Outcome.Result));
         var transient = retry.ShouldHandle;
         retry.ShouldHandle = args => args.Outcome.Result?.StatusCode == HttpStatusCode.Unauthorized
+            || Wave.Core.Security.OutboundAddressRefusedException.IsIn(args.Outcome.Exception)
             ? ValueTask.FromResult(false)
             : transient(args);
         retry.DisableForUnsafeHttpMethods();

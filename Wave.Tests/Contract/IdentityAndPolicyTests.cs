@@ -113,10 +113,16 @@ public sealed class IdentityAndPolicyTests(RegistryFixture registryFixture, Wave
         Assert.Equal(0, platform.Refreshes);
     }
 
+    /// <summary>The HttpClients Wave fetches with on a user's behalf.</summary>
+    public static TheoryData<string> OutboundClients =>
+    [
+        Wave.Core.Registry.RegistryServiceCollectionExtensions.HttpClientName,
+        Wave.Api.Identity.PlatformUserClient.HttpClientName,
+        Wave.Builder.Worker.RemoteLayerFetcher.HttpClientName,
+    ];
+
     [Theory]
-    [InlineData(Wave.Core.Registry.RegistryServiceCollectionExtensions.HttpClientName)]
-    [InlineData(Wave.Api.Identity.PlatformUserClient.HttpClientName)]
-    [InlineData(Wave.Builder.Worker.RemoteLayerFetcher.HttpClientName)]
+    [MemberData(nameof(OutboundClients))]
     public async Task Every_outbound_client_refuses_a_metadata_address_when_it_connects_whatever_was_checked_before(string clientName)
     {
         var registries = await registryFixture.GetAsync();
@@ -127,8 +133,9 @@ public sealed class IdentityAndPolicyTests(RegistryFixture registryFixture, Wave
         // (169.254.169.254 does not answer here, so without the guard this would wait for the connect timeout).
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var refused = await Assert.ThrowsAsync<HttpRequestException>(() => client.GetAsync("http://169.254.169.254/latest/meta-data/", TestContext.Current.CancellationToken));
-        Assert.Contains("Wave does not connect to 169.254.169.254:80: it resolves to 169.254.169.254, link-local or cloud metadata addresses", refused.ToString(), StringComparison.Ordinal);
+        Assert.Contains("Wave does not connect to 169.254.169.254:80: it resolves to 169.254.169.254, a link-local or cloud metadata address", refused.ToString(), StringComparison.Ordinal);
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), $"refused after {clock.Elapsed}");
+        Assert.True(Wave.Core.Security.OutboundAddressRefusedException.IsIn(refused), refused.ToString());
 
         // Names and addresses the policy leaves to the deployment still connect, by name and by address.
         var port = registries.Plain.Host[(registries.Plain.Host.LastIndexOf(':') + 1)..];
@@ -137,6 +144,68 @@ public sealed class IdentityAndPolicyTests(RegistryFixture registryFixture, Wave
             using var answer = await client.GetAsync($"http://{authority}/v2/", TestContext.Current.CancellationToken);
             Assert.Equal(System.Net.HttpStatusCode.OK, answer.StatusCode);
         }
+    }
+
+    [Theory]
+    [MemberData(nameof(OutboundClients))]
+    public async Task In_a_deployment_every_outbound_client_holds_each_connection_to_the_whole_policy_and_trusts_configured_hosts_by_name(string clientName)
+    {
+        var registries = await registryFixture.GetAsync();
+        var port = registries.Plain.Host[(registries.Plain.Host.LastIndexOf(':') + 1)..];
+        var settings = new Dictionary<string, string?> { ["Wave:Security:AllowLoopback"] = "false", ["Wave:Registries:0:Host"] = registries.Plain.Host };
+        await using var wave = await WaveTestHost.StartAsync(WaveRole.Embedded, settings);
+        var client = wave.Services.GetRequiredService<IHttpClientFactory>().CreateClient(clientName);
+        var ct = TestContext.Current.CancellationToken;
+
+        // The configured registry, by the name the operator wrote.
+        using (var trusted = await client.GetAsync($"http://{registries.Plain.Host}/v2/", ct))
+        {
+            Assert.Equal(System.Net.HttpStatusCode.OK, trusted.StatusCode);
+        }
+
+        // The same server by another name is a loopback address this deployment does not reach: refused when
+        // connecting (no request-time check ran here).
+        var refused = await Assert.ThrowsAsync<HttpRequestException>(() => client.GetAsync($"http://localhost:{port}/v2/", ct));
+        Assert.Contains($"Wave does not connect to localhost:{port}: it resolves to ", refused.ToString(), StringComparison.Ordinal);
+        Assert.Contains("a loopback address this deployment does not reach (Wave:Security:AllowLoopback, Wave:Security:AllowedNetworks)", refused.ToString(), StringComparison.Ordinal);
+
+        // Allowing the network is what lets it through.
+        settings["Wave:Security:AllowedNetworks:0"] = "127.0.0.0/8";
+        settings["Wave:Security:AllowedNetworks:1"] = "::1/128";
+        await using var allowed = await WaveTestHost.StartAsync(WaveRole.Embedded, settings);
+        using var answer = await allowed.Services.GetRequiredService<IHttpClientFactory>().CreateClient(clientName).GetAsync($"http://localhost:{port}/v2/", ct);
+        Assert.Equal(System.Net.HttpStatusCode.OK, answer.StatusCode);
+    }
+
+    [Fact]
+    public async Task A_configured_registry_that_redirects_a_blob_to_a_host_the_deployment_does_not_reach_fails_naming_it_and_nothing_is_sent_there()
+    {
+        var blob = Encoding.UTF8.GetBytes("blob kept on a storage host");
+        var digest = RegistryPusher.Sha256(blob);
+        await using var storage = await ScriptedHttpServer.StartAsync(context => context.Response.Body.WriteAsync(blob).AsTask());
+        await using var registry = await ScriptedHttpServer.StartAsync(context =>
+        {
+            context.Response.StatusCode = 307;
+            context.Response.Headers.Location = $"http://{storage.Host}/storage/{digest}";
+            return Task.CompletedTask;
+        });
+        var ct = TestContext.Current.CancellationToken;
+        var settings = new Dictionary<string, string?> { ["Wave:Security:AllowLoopback"] = "false", ["Wave:Registries:0:Host"] = registry.Host };
+
+        await using (var deployed = await WaveTestHost.StartAsync(WaveRole.Api, settings))
+        {
+            var client = deployed.Services.GetRequiredService<Wave.Core.Registry.RegistryClient>();
+            var error = await Assert.ThrowsAsync<Wave.Core.Registry.RegistryException>(() => client.GetBlobBytesAsync(registry.Host, "team/app", digest, 1024, ct));
+            Assert.Equal(Wave.Core.Registry.RegistryErrorKind.Unreachable, error.Kind);
+            Assert.Contains($"Wave does not connect to 127.0.0.1:{storage.Port}: it resolves to 127.0.0.1, a loopback address this deployment does not reach", error.Message, StringComparison.Ordinal);
+            Assert.Empty(storage.Received);
+        }
+
+        // The operator names the storage host: it is reached.
+        settings["Wave:Security:TrustedHosts:0"] = storage.Host;
+        await using var trusting = await WaveTestHost.StartAsync(WaveRole.Api, settings);
+        Assert.Equal(blob, await trusting.Services.GetRequiredService<Wave.Core.Registry.RegistryClient>().GetBlobBytesAsync(registry.Host, "team/app", digest, 1024, ct));
+        Assert.Single(storage.Received);
     }
 
     [Fact]

@@ -75,6 +75,23 @@ public sealed class HttpResilienceTests(RegistryFixture fixture)
     }
 
     [Fact]
+    public async Task A_refused_connection_is_retried_but_an_address_the_policy_refuses_is_tried_once()
+    {
+        var (client, wire) = TestClients.Create();
+        var closed = $"127.0.0.1:{FreePort.Next()}";
+
+        var down = await Assert.ThrowsAsync<RegistryException>(() => client.GetManifestAsync(closed, "wave/any", "latest", Cancel));
+        Assert.Equal(RegistryErrorKind.Unreachable, down.Kind);
+        Assert.Equal(4, wire.Requests.Count(r => r.Uri.Authority == closed));
+
+        // Nothing listens there either, but Wave does not even dial it: the same answer would come on every attempt.
+        var refused = await Assert.ThrowsAsync<RegistryException>(() => client.GetManifestAsync("169.254.169.254", "wave/any", "latest", Cancel));
+        Assert.Equal(RegistryErrorKind.Unreachable, refused.Kind);
+        Assert.Contains("Wave does not connect to 169.254.169.254:443: it resolves to 169.254.169.254, a link-local or cloud metadata address", refused.Message, StringComparison.Ordinal);
+        Assert.Single(wire.Requests, r => r.Uri.Host == "169.254.169.254");
+    }
+
+    [Fact]
     public async Task Timeouts_bound_the_wait_for_headers_but_never_the_reading_of_a_blob_body()
     {
         var registries = await fixture.GetAsync();

@@ -1,17 +1,21 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+
 using Wave.Core.Builds;
 using Wave.Core.Names;
 using Wave.Core.Security;
 
-namespace Microsoft.AspNetCore.Builder;
+namespace Microsoft.Extensions.Hosting;
 
 /// <summary>
-/// Registers the one outbound-address policy (<see cref="NetworkTargetPolicy"/>) with defaults that suit the
-/// topology: a service that keeps its state in process (no <c>ConnectionStrings:redis</c>: the embedded developer
-/// run) reaches loopback registries, a distributed deployment does not unless configured; the hosts the operator
-/// configured (registries with credentials, the build and cache repositories, push registries, the default Platform
-/// endpoint) are trusted wherever they resolve.
+/// Registers the one outbound-address policy (<see cref="NetworkTargetPolicy"/>) in every Wave service (from
+/// <c>AddWaveCore</c>: the Api checks requests with it, and the Api, registry proxy and builders all connect under it,
+/// see <see cref="OutboundConnectionGuard"/>), with defaults that suit the topology: a service that keeps its state in
+/// process (no <c>ConnectionStrings:redis</c>: the embedded developer run) reaches loopback registries, a distributed
+/// deployment does not unless configured; the hosts the operator configured (registries with credentials, the build and cache repositories, push registries, the default Platform
+/// endpoint), and any listed in <c>Wave:Security:TrustedHosts</c>, are trusted wherever they resolve.
 /// </summary>
-public static class NetworkPolicyRegistration
+public static class NetworkPolicyExtensions
 {
     public static IHostApplicationBuilder AddWaveNetworkPolicy(this IHostApplicationBuilder builder)
     {
