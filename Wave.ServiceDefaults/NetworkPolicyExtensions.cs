@@ -12,8 +12,9 @@ namespace Microsoft.Extensions.Hosting;
 /// <c>AddWaveCore</c>: the Api checks requests with it, and the Api, registry proxy and builders all connect under it,
 /// see <see cref="OutboundConnectionGuard"/>), with defaults that suit the topology: a service that keeps its state in
 /// process (no <c>ConnectionStrings:redis</c>: the embedded developer run) reaches loopback registries, a distributed
-/// deployment does not unless configured; the hosts the operator configured (registries with credentials, the build and cache repositories, push registries, the default Platform
-/// endpoint), and any listed in <c>Wave:Security:TrustedHosts</c>, are trusted wherever they resolve.
+/// deployment does not unless configured; the hosts the operator configured (registries with credentials, the build
+/// and cache repositories, push registries, the default Platform endpoint), and any listed in
+/// <c>Wave:Security:TrustedHosts</c>, are trusted wherever they resolve.
 /// </summary>
 public static class NetworkPolicyExtensions
 {

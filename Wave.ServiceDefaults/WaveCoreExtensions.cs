@@ -15,8 +15,8 @@ public static class WaveCoreExtensions
 
     /// <summary>
     /// What every Wave service shares: the state store, the outbound-address policy, the registry client with the
-    /// configured registries (<c>Wave:Registries</c>), the container request store, rate limits and usage metrics. Safe to call from each
-    /// service in one host.
+    /// configured registries (<c>Wave:Registries</c>), the container request store, rate limits and usage metrics.
+    /// Safe to call from each service in one host.
     /// </summary>
     public static IHostApplicationBuilder AddWaveCore(this IHostApplicationBuilder builder)
     {

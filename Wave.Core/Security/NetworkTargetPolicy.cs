@@ -84,21 +84,31 @@ public sealed class NetworkTargetPolicy(IOptions<NetworkTargetOptions> options)
         {
             return "does not resolve to any address";
         }
-        return addresses.Select(RefusalOf).FirstOrDefault(r => r is not null);
+        return addresses.Select(a => RefusalOf(a)).FirstOrDefault(r => r is not null);
     }
 
     /// <summary>Whether the operator configured <paramref name="authority"/> (host, or host:port when not the scheme's default).</summary>
     public bool IsTrusted(string authority) => _trusted.Contains(authority);
 
-    /// <summary>Null when Wave may reach <paramref name="raw"/> (a host's address not trusted by name); otherwise why not.</summary>
-    public string? RefusalOf(IPAddress raw)
+    /// <summary>Why no configuration lets Wave reach <paramref name="raw"/>, or null when some may (see <see cref="IsAlwaysRefused"/>).</summary>
+    public static string? AlwaysRefusedReason(IPAddress raw)
     {
         var address = raw.IsIPv4MappedToIPv6 ? raw.MapToIPv4() : raw;
-        if (IsAlwaysRefused(address))
+        return IsAlwaysRefused(address) ? $"resolves to {address}, a link-local or cloud metadata address" : null;
+    }
+
+    /// <summary>
+    /// Null when Wave may reach <paramref name="raw"/>, otherwise why not. An address of a host the operator configured
+    /// (<paramref name="trusted"/>) is refused only in the ranges no configuration allows.
+    /// </summary>
+    public string? RefusalOf(IPAddress raw, bool trusted = false)
+    {
+        if (AlwaysRefusedReason(raw) is { } never)
         {
-            return $"resolves to {address}, a link-local or cloud metadata address";
+            return never;
         }
-        if (_allowed.Any(n => n.Contains(address)))
+        var address = raw.IsIPv4MappedToIPv6 ? raw.MapToIPv4() : raw;
+        if (trusted || _allowed.Any(n => n.Contains(address)))
         {
             return null;
         }

@@ -30,7 +30,9 @@ public sealed class OutboundConnectionGuard(NetworkTargetPolicy? policy)
         var host = endPoint.Host.Trim('[', ']');
         var resolved = IPAddress.TryParse(host, out var literal) ? [literal] : await Dns.GetHostAddressesAsync(host, cancellationToken);
         var trusted = policy is not null && policy.IsTrusted(AuthorityOf(context));
-        var verdicts = resolved.Select(a => (Address: a, Refusal: Refusal(a, trusted))).ToArray();
+        var verdicts = resolved
+            .Select(a => (Address: a, Refusal: policy is null ? NetworkTargetPolicy.AlwaysRefusedReason(a) : policy.RefusalOf(a, trusted)))
+            .ToArray();
         var acceptable = verdicts.Where(v => v.Refusal is null).Select(v => v.Address).ToArray();
         if (acceptable.Length == 0)
         {
@@ -48,15 +50,6 @@ public sealed class OutboundConnectionGuard(NetworkTargetPolicy? policy)
             socket.Dispose();
             throw;
         }
-    }
-
-    private string? Refusal(IPAddress address, bool trusted)
-    {
-        if (NetworkTargetPolicy.IsAlwaysRefused(address))
-        {
-            return $"resolves to {(address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address)}, a link-local or cloud metadata address";
-        }
-        return trusted || policy is null ? null : policy.RefusalOf(address);
     }
 
     /// <summary>The host and port as a request's authority writes them: no port when it is the scheme's default.</summary>
